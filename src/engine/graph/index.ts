@@ -1,0 +1,6 @@
+export * from './types.js';
+export { inferShapes, weightSpecs, type WeightSpec } from './shapes.js';
+export { initWeights, mulberry32, gaussian } from './init.js';
+export { TfjsNetwork, type ForwardOptions } from './tfjs-executor.js';
+export { foldBatchNorm } from './fold.js';
+export { saveModel, loadModel, type SavedModel } from './serialize.js';

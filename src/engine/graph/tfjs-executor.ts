@@ -1,0 +1,268 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { VisageError } from '../../errors.js';
+import {
+  nodeInputs,
+  pair,
+  type Activation,
+  type GraphNode,
+  type NetworkDef,
+  type Padding,
+  type WeightMap,
+} from './types.js';
+
+type ConvPad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+
+function convPad(p: Padding): ConvPad {
+  return typeof p === 'string' ? p : [[0, 0], p[0], p[1], [0, 0]];
+}
+
+function fusedAct(a: Activation | undefined): tf.fused.Activation | undefined {
+  return a === undefined || a === 'linear' ? undefined : (a as tf.fused.Activation);
+}
+
+function activate(x: tf.Tensor, fn: Activation | undefined, alpha = 0.2): tf.Tensor {
+  switch (fn) {
+    case undefined:
+    case 'linear':
+      return x;
+    case 'relu':
+      return tf.relu(x);
+    case 'relu6':
+      return tf.relu6(x);
+    case 'leakyRelu':
+      return tf.leakyRelu(x, alpha);
+    case 'sigmoid':
+      return tf.sigmoid(x);
+    case 'tanh':
+      return tf.tanh(x);
+    case 'elu':
+      return tf.elu(x);
+  }
+}
+
+export interface ForwardOptions {
+  /** Node names to return; default: the network's outputs. Only the nodes they need are computed. */
+  outputs?: string[];
+  /** Training mode: batch-norm uses batch statistics and reports them through `onBatchStats`. */
+  training?: boolean;
+  onBatchStats?: (node: string, mean: tf.Tensor1D, variance: tf.Tensor1D) => void;
+}
+
+const NON_TRAINABLE = new Set(['mean', 'variance']);
+
+/**
+ * Runs a NetworkDef with TensorFlow.js. Weights live in tf.Variables so that the same object serves
+ * inference, fine-tuning and training from scratch.
+ */
+export class TfjsNetwork {
+  readonly def: NetworkDef;
+  readonly variables = new Map<string, tf.Variable>();
+  private readonly byName = new Map<string, GraphNode>();
+
+  constructor(
+    def: NetworkDef,
+    weights: WeightMap,
+    opts: { trainable?: boolean | ((weight: string) => boolean) } = {},
+  ) {
+    this.def = def;
+    for (const n of def.nodes) {
+      if (this.byName.has(n.name))
+        throw new VisageError('E_BAD_MODEL', `duplicate node name "${n.name}" in ${def.name}`);
+      this.byName.set(n.name, n);
+    }
+    const trainable = opts.trainable ?? false;
+    for (const [name, w] of weights) {
+      const role = name.slice(name.lastIndexOf('/') + 1);
+      const train =
+        !NON_TRAINABLE.has(role) && (typeof trainable === 'function' ? trainable(name) : trainable);
+      this.variables.set(
+        name,
+        tf.tidy(() => tf.variable(tf.tensor(w.data, w.shape, 'float32'), train)),
+      );
+    }
+  }
+
+  private w(node: string, role: string): tf.Variable {
+    const v = this.variables.get(`${node}/${role}`);
+    if (!v) throw new VisageError('E_BAD_MODEL', `network ${this.def.name} lacks weight "${node}/${role}"`);
+    return v;
+  }
+
+  private has(node: string, role: string): boolean {
+    return this.variables.has(`${node}/${role}`);
+  }
+
+  /** Names of the nodes needed to compute `targets`, in graph order. */
+  private plan(targets: string[]): GraphNode[] {
+    const need = new Set<string>();
+    const stack = [...targets];
+    while (stack.length) {
+      const name = stack.pop()!;
+      if (need.has(name)) continue;
+      const n = this.byName.get(name);
+      if (!n)
+        throw new VisageError('E_UNKNOWN_LAYER', `network ${this.def.name} has no layer "${name}"`, {
+          layer: name,
+        });
+      need.add(name);
+      stack.push(...nodeInputs(n));
+    }
+    return this.def.nodes.filter((n) => need.has(n.name));
+  }
+
+  /**
+   * Forward pass. Intermediates that are not requested are disposed as soon as their last consumer ran,
+   * so memory stays at the live frontier of the graph (matters at 512 px style transfer).
+   */
+  forward(x: tf.Tensor4D, opts: ForwardOptions = {}): Record<string, tf.Tensor> {
+    const targets = opts.outputs ?? this.def.outputs;
+    const nodes = this.plan(targets);
+    const uses = new Map<string, number>();
+    for (const n of nodes) for (const i of nodeInputs(n)) uses.set(i, (uses.get(i) ?? 0) + 1);
+    const keep = new Set(targets);
+    const values = new Map<string, tf.Tensor>();
+    const gradMode = opts.training === true;
+    for (const n of nodes) {
+      const ins = nodeInputs(n).map((i) => values.get(i)!);
+      const out = n.op === 'input' ? x : this.apply(n, ins, opts);
+      values.set(n.name, out);
+      // Free inputs whose consumers have all run; under a gradient tape tfjs keeps what it needs itself.
+      if (!gradMode) {
+        for (const i of nodeInputs(n)) {
+          const left = uses.get(i)! - 1;
+          uses.set(i, left);
+          if (left === 0 && !keep.has(i) && values.get(i) !== x) values.get(i)!.dispose();
+        }
+      }
+    }
+    const result: Record<string, tf.Tensor> = {};
+    for (const t of targets) result[t] = values.get(t)!;
+    return result;
+  }
+
+  private apply(n: GraphNode, ins: tf.Tensor[], opts: ForwardOptions): tf.Tensor {
+    const x = ins[0];
+    switch (n.op) {
+      case 'input':
+        return x;
+      case 'conv2d':
+        return tf.fused.conv2d({
+          x: x as tf.Tensor4D,
+          filter: this.w(n.name, 'kernel') as tf.Tensor4D,
+          strides: pair(n.strides, 1),
+          pad: convPad(n.padding),
+          dilations: n.dilation ?? 1,
+          bias: n.bias ? this.w(n.name, 'bias') : undefined,
+          activation: fusedAct(n.activation),
+          leakyreluAlpha: n.alpha,
+        });
+      case 'depthwiseConv2d':
+        return tf.fused.depthwiseConv2d({
+          x: x as tf.Tensor4D,
+          filter: this.w(n.name, 'kernel') as tf.Tensor4D,
+          strides: pair(n.strides, 1),
+          pad: convPad(n.padding) as 'same' | 'valid',
+          dilations: n.dilation ?? 1,
+          bias: n.bias ? this.w(n.name, 'bias') : undefined,
+          activation: fusedAct(n.activation),
+          leakyreluAlpha: n.alpha,
+        });
+      case 'batchNorm': {
+        const gamma = n.scale === false ? undefined : this.w(n.name, 'gamma');
+        const beta = n.center === false ? undefined : this.w(n.name, 'beta');
+        if (opts.training) {
+          const axes = x.rank === 4 ? [0, 1, 2] : [0];
+          const { mean, variance } = tf.moments(x, axes);
+          opts.onBatchStats?.(n.name, mean as tf.Tensor1D, variance as tf.Tensor1D);
+          return tf.batchNorm(x, mean, variance, beta, gamma, n.epsilon);
+        }
+        return tf.batchNorm(x, this.w(n.name, 'mean'), this.w(n.name, 'variance'), beta, gamma, n.epsilon);
+      }
+      case 'affine':
+        return tf.add(tf.mul(x, this.w(n.name, 'scale')), this.w(n.name, 'offset'));
+      case 'dense': {
+        const flat = x.rank === 2 ? (x as tf.Tensor2D) : (tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D);
+        return tf.fused.matMul({
+          a: flat,
+          b: this.w(n.name, 'kernel') as tf.Tensor2D,
+          bias: n.bias === false ? undefined : this.w(n.name, 'bias'),
+          activation: fusedAct(n.activation),
+          leakyreluAlpha: n.alpha,
+        });
+      }
+      case 'activation':
+        return activate(x, n.fn, n.alpha);
+      case 'add': {
+        const sum = ins.length === 2 ? tf.add(ins[0], ins[1]) : tf.addN(ins);
+        return activate(sum, n.activation);
+      }
+      case 'concat':
+        return tf.concat(ins, -1);
+      case 'maxPool':
+      case 'avgPool': {
+        let input = x as tf.Tensor4D;
+        let pad: 'same' | 'valid' = 'valid';
+        if (typeof n.padding === 'string') pad = n.padding;
+        else
+          input = tf.pad(input, [[0, 0], n.padding[0], n.padding[1], [0, 0]], n.op === 'maxPool' ? -1e30 : 0);
+        const size = pair(n.size, 1);
+        const strides = pair(n.strides, 1);
+        return n.op === 'maxPool'
+          ? tf.maxPool(input, size, strides, pad)
+          : tf.avgPool(input, size, strides, pad);
+      }
+      case 'globalAvgPool':
+        return tf.mean(x, [1, 2]);
+      case 'flatten':
+        return tf.reshape(x, [x.shape[0], -1]);
+      case 'pad': {
+        const p: Array<[number, number]> = [[0, 0], n.pads[0], n.pads[1], [0, 0]];
+        return !n.mode || n.mode === 'constant' ? tf.pad(x, p) : tf.mirrorPad(x, p, n.mode);
+      }
+      case 'padChannels': {
+        const c = x.shape[x.rank - 1];
+        return tf.pad(x, [
+          [0, 0],
+          [0, 0],
+          [0, 0],
+          [0, n.channels - c],
+        ]);
+      }
+      case 'l2normalize': {
+        const axis = x.rank - 1;
+        const norm = tf.sqrt(tf.maximum(tf.sum(tf.square(x), axis, true), n.epsilon ?? 1e-12));
+        return tf.div(x, norm);
+      }
+    }
+  }
+
+  /** Apply a batch's statistics to the moving averages (Keras momentum convention). */
+  updateMovingStats(node: string, mean: tf.Tensor1D, variance: tf.Tensor1D): void {
+    const n = this.byName.get(node);
+    if (!n || n.op !== 'batchNorm' || !this.has(node, 'mean')) return;
+    const m = n.momentum ?? 0.99;
+    tf.tidy(() => {
+      const mv = this.w(node, 'mean');
+      const vv = this.w(node, 'variance');
+      mv.assign(tf.add(tf.mul(mv, m), tf.mul(mean, 1 - m)));
+      vv.assign(tf.add(tf.mul(vv, m), tf.mul(variance, 1 - m)));
+    });
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return [...this.variables.values()].filter((v) => v.trainable);
+  }
+
+  /** Copy the current weights out of the engine (for checkpoints and export). */
+  async exportWeights(): Promise<WeightMap> {
+    const out: WeightMap = new Map();
+    for (const [name, v] of this.variables)
+      out.set(name, { shape: [...v.shape], data: (await v.data()) as Float32Array });
+    return out;
+  }
+
+  dispose(): void {
+    for (const v of this.variables.values()) v.dispose();
+    this.variables.clear();
+  }
+}
