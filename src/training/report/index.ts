@@ -1,0 +1,10 @@
+/** The self-contained HTML training report (inline SVG charts). */
+export {
+  renderTrainingReport,
+  writeTrainingReport,
+  type TrainingReportData,
+  type EpochRecord,
+  type DistanceSamples,
+  type HyperValue,
+} from './html.js';
+export { lineChart, histogramChart, binCounts, formatNumber, niceTicks, escapeXml, COLOURS } from './svg.js';
