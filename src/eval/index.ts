@@ -1,0 +1,11 @@
+export * from './metrics.js';
+export * from './pairs.js';
+export {
+  plotRoc,
+  plotDistanceHistograms,
+  savePlot,
+  type RocSeries,
+  type RocPlotOptions,
+  type HistogramPlotOptions,
+} from './plot.js';
+export { mulberry32, gaussian, randomUnitVector } from './random.js';
