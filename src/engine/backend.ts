@@ -54,3 +54,6 @@ export async function engineInfo(): Promise<EngineInfo> {
     wasmMultithread: tf.getBackend() === 'wasm' ? tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') : false,
   };
 }
+
+// Fast gradient kernels for the wasm backend (registered at import; see kernels/index.ts).
+import './kernels/index.js';
