@@ -2,6 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { VisageError } from '../errors.js';
 import { visageVersion } from '../paths.js';
 import { registerBench } from './commands/bench.js';
+import { registerDemo } from './commands/demo.js';
+import { registerEval } from './commands/eval.js';
+import { registerFaces } from './commands/faces.js';
 import { registerInfo } from './commands/info.js';
 import { out, reportError } from './output.js';
 
@@ -19,6 +22,9 @@ export function buildProgram(): Command {
       out.quiet = Boolean(o.quiet);
     });
   registerInfo(program);
+  registerFaces(program);
+  registerEval(program);
+  registerDemo(program);
   registerBench(program);
   return program;
 }

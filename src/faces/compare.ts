@@ -4,7 +4,7 @@
  * Visage's one distance is the SQUARED Euclidean distance between L2-normalised embeddings, in [0, 4]
  * (= 2 − 2·cos). Squared because the gallery scores with one dot product per vector (‖a−b‖² = 2 − 2·a·b)
  * and a threshold on d² orders pairs exactly as one on d does. face-api's usual "0.6" is a plain
- * Euclidean distance: 0.6² = 0.36 in Visage units.
+ * Euclidean distance between raw (not unit-length) dlib descriptors; see DEFAULT_POLICIES.
  */
 import { VisageError } from '../errors.js';
 
@@ -240,14 +240,15 @@ export interface ThresholdPolicy {
 }
 
 /**
- * Built-in fallbacks used when no calibration file covers a model. The dlib ResNet-34 figure is the
- * threshold its authors publish (Euclidean 0.6 → 0.36 squared), not a Visage measurement; it carries no
- * confidence model because that must be fitted on labelled pairs.
+ * Built-in fallbacks used when no calibration file covers a model. The dlib ResNet-34 figure is dlib's
+ * published Euclidean 0.6 on raw descriptors, converted to our unit vectors: raw descriptors of real faces
+ * have length ≈ 1.45, so 0.6 / 1.45 ≈ 0.41, squared ≈ 0.17. Not a Visage measurement (that is
+ * models/calibration.json); no confidence model, because that must be fitted on labelled pairs.
  */
 export const DEFAULT_POLICIES: Readonly<Record<string, ThresholdPolicy>> = {
   'dlib-resnet34@face-api-1.7': {
     model: 'dlib-resnet34@face-api-1.7',
     metric: 'squared-l2',
-    threshold: 0.36,
+    threshold: 0.17,
   },
 };

@@ -148,7 +148,7 @@ describe('calibration file', () => {
     });
     const dflt = policyFor('dlib-resnet34@face-api-1.7', back);
     assert.deepEqual(dflt, DEFAULT_POLICIES['dlib-resnet34@face-api-1.7']);
-    assert.equal(dflt.threshold, 0.36);
+    assert.equal(dflt.threshold, 0.17);
     const overridden = withPolicy(back, 'dlib-resnet34@face-api-1.7', {
       metric: 'squared-l2',
       threshold: 0.4,

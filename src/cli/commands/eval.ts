@@ -1,0 +1,150 @@
+import type { Command } from 'commander';
+import { shippedCalibrationFile, userCalibrationFile } from '../../api.js';
+import { VisageError } from '../../errors.js';
+import { loadCalibration, saveCalibration, withPolicy } from '../../faces/calibration.js';
+import { calibrateThreshold, evaluateIdentify, evaluatePairs } from '../../faces/evaluate.js';
+import { emit, note } from '../output.js';
+import { progressBar } from '../progress.js';
+import { parseNumber } from './faces.js';
+import fs from 'node:fs';
+import path from 'node:path';
+
+interface EvalCliOptions {
+  model?: string;
+  flip?: boolean;
+  threads?: string;
+  cache?: boolean;
+  fallback?: boolean;
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .option('-m, --model <dir>', 'encoder: a Visage model folder (default: dlib ResNet-34)')
+    .option('--flip', 'test-time flip augmentation')
+    .option('--threads <n>', 'worker threads (default: $VISAGE_THREADS or every core)')
+    .option('--no-cache', 'ignore and do not write the embedding cache')
+    .option('--no-fallback', 'skip images without a detectable face instead of using a centred crop');
+}
+
+function batchOptions(o: EvalCliOptions, label: string) {
+  const bar = progressBar(label, 1);
+  let started = false;
+  return {
+    opts: {
+      model: o.model,
+      flip: o.flip,
+      threads: parseNumber(o.threads, '--threads', (n) => Number.isInteger(n) && n >= 1),
+      cache: o.cache,
+      fallback: o.fallback,
+      onProgress: (done: number, total: number) => {
+        if (!started) {
+          bar.stop();
+          started = true;
+          Object.assign(bar, progressBar(label, total));
+        }
+        bar.update(done);
+      },
+    },
+    stop: () => bar.stop(),
+  };
+}
+
+const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+
+export function registerEval(program: Command): void {
+  const ev = program.command('eval').description('measure accuracy on labelled data');
+
+  common(
+    ev
+      .command('pairs')
+      .description('verification accuracy, LFW protocol (threshold chosen on the other folds)')
+      .requiredOption('-p, --pairs <file>', 'LFW pairs.txt ("<folds> <n>" header) or CSV img1,img2,same')
+      .option(
+        '-r, --root <dir>',
+        'image root (LFW layout <root>/<name>/<name>_<iiii>.jpg; CSV paths are relative to it)',
+      )
+      .option('--plots <dir>', 'write roc.png and distances.png here'),
+  ).action(async (o: EvalCliOptions & { pairs: string; root?: string; plots?: string }) => {
+    const b = batchOptions(o, 'embedding');
+    const r = await evaluatePairs(o.pairs, { ...b.opts, root: o.root, plots: o.plots }).finally(b.stop);
+    const s = r.summary;
+    emit(r, () =>
+      [
+        `${r.pairs} pairs (${s.same} same / ${s.different} different), ${r.images} images, model ${r.model}`,
+        `accuracy ${pct(r.accuracy.mean)} ± ${pct(r.accuracy.std)} (std over ${r.folds} folds, threshold chosen on the other folds)`,
+        `ROC AUC ${s.auc.toFixed(4)}, EER ${pct(s.eer.eer)} (d = ${s.eer.threshold.toFixed(3)})`,
+        ...s.tarAtFar.map(
+          (t) =>
+            `TAR@FAR=${t.far}: ${pct(t.result.tar)}${t.result.resolvable ? '' : ' (too few different-person pairs to resolve this FAR)'}`,
+        ),
+        `no face detected (centred crop used): ${r.fallbacks} image(s); pairs skipped: ${r.skipped}`,
+        ...(r.plots ? [`plots: ${r.plots.roc}, ${r.plots.histogram}`] : []),
+      ].join('\n'),
+    );
+  });
+
+  common(
+    ev
+      .command('identify')
+      .description('one-shot identification: first image of each identity enrolled, the rest probed')
+      .requiredOption('-r, --root <dir>', 'folder of identity folders')
+      .option('--far <rate>', 'false-alarm rate for the open-set DIR figure', '0.01')
+      .option(
+        '--open-set-every <n>',
+        'leave every n-th identity out of the gallery for the open-set test',
+        '4',
+      ),
+  ).action(async (o: EvalCliOptions & { root: string; far: string; openSetEvery: string }) => {
+    const b = batchOptions(o, 'embedding');
+    const r = await evaluateIdentify(o.root, {
+      ...b.opts,
+      targetFar: parseNumber(o.far, '--far', (n) => n >= 0 && n <= 1),
+      openSetEvery: parseNumber(o.openSetEvery, '--open-set-every', (n) => Number.isInteger(n) && n >= 2),
+    }).finally(b.stop);
+    emit(r, () =>
+      [
+        `${r.identities} identities enrolled from one image each, ${r.probes} probes, model ${r.model}`,
+        `rank-1 ${pct(r.rank1)}, rank-5 ${pct(r.rank5)}`,
+        `open set (${r.openSet.heldOutIdentities} identities not enrolled): DIR ${pct(r.openSet.dir)} at FAR ${pct(r.openSet.far)} (target ${r.openSet.targetFar}, τ = ${r.openSet.threshold.toFixed(3)})`,
+        `no face detected (centred crop used): ${r.fallbacks} image(s)`,
+      ].join('\n'),
+    );
+  });
+
+  common(
+    program
+      .command('calibrate')
+      .description(
+        'pick the threshold τ for a target false-accept rate on labelled data, fit the confidence, save it',
+      )
+      .option('-p, --pairs <file>', 'labelled pairs (LFW pairs.txt or CSV)')
+      .option(
+        '-r, --root <dirs...>',
+        'image root for --pairs, or folder(s) of identity folders (every pair is used)',
+      )
+      .option('--far <rate>', 'target false-accept rate, or "best-accuracy"', '0.001')
+      .option('-o, --out <file>', `calibration file to update (default: ${userCalibrationFile()})`),
+  ).action(async (o: EvalCliOptions & { pairs?: string; root?: string[]; far: string; out?: string }) => {
+    if (!o.pairs && !o.root)
+      throw new VisageError('E_USAGE', 'calibrate needs --pairs <file> or --root <identity folders>');
+    const far =
+      o.far === 'best-accuracy' ? 'best-accuracy' : parseNumber(o.far, '--far', (n) => n > 0 && n < 1)!;
+    const b = batchOptions(o, 'embedding');
+    const source = o.pairs ? { pairs: o.pairs, root: o.root?.[0] } : { roots: o.root! };
+    const r = await calibrateThreshold(source, { ...b.opts, far }).finally(b.stop);
+    const out = o.out ?? userCalibrationFile();
+    const base = fs.existsSync(out)
+      ? loadCalibration(out)
+      : fs.existsSync(shippedCalibrationFile())
+        ? loadCalibration(shippedCalibrationFile())
+        : { version: 1 as const, policies: {} };
+    fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+    saveCalibration(out, withPolicy(base, r.model, r.entry));
+    note(`saved to ${out}`);
+    emit(
+      { ...r, file: out },
+      () =>
+        `model ${r.model}: τ = ${r.entry.threshold.toFixed(4)} from ${r.pairs} pairs (${typeof far === 'number' ? `FAR ≤ ${far}` : 'best accuracy'}); saved to ${out}`,
+    );
+  });
+}

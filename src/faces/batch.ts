@@ -1,0 +1,97 @@
+import fs from 'node:fs';
+import { envThreads } from '../config.js';
+import { WorkerPool } from '../engine/pool/pool.js';
+import { loadModel } from '../engine/graph/serialize.js';
+import { DLIB_ENCODER_ID } from './encoder.js';
+import { EmbeddingCache } from './cache.js';
+import { faceTasks, type EmbedFileResult, type EmbedFileTask } from './tasks.js';
+
+export interface BatchEmbedOptions {
+  flip?: boolean;
+  /** Visage model folder (from `visage train`); default: the dlib ResNet encoder. */
+  model?: string;
+  /** Centre-crop fallback for images without a detectable face. */
+  fallback?: boolean;
+  /** Worker threads (default VISAGE_THREADS or every core). */
+  threads?: number;
+  /** false disables the on-disk embedding cache; a string names the cache file. */
+  cache?: boolean | string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface FileEmbedding {
+  file: string;
+  /** The largest face's descriptor, or the centre-crop one when no face was found (fallback: true). */
+  vector: Float32Array | null;
+  fallback: boolean;
+  faces: number;
+}
+
+/** Id of the encoder a batch will use, without loading the default model's weights. */
+export function encoderIdFor(model: string | undefined): string {
+  if (!model) return DLIB_ENCODER_ID;
+  const m = loadModel(model);
+  return typeof m.meta.id === 'string' ? m.meta.id : m.def.name;
+}
+
+/**
+ * Embeds many image files (the largest face of each) over a worker pool, reusing cached results: the
+ * evaluation and calibration commands call this, so reruns cost only the scoring.
+ */
+export async function embedFiles(
+  files: string[],
+  opts: BatchEmbedOptions = {},
+): Promise<Map<string, FileEmbedding>> {
+  const flip = opts.flip ?? false;
+  const fallback = opts.fallback ?? true;
+  const model = encoderIdFor(opts.model);
+  const cache =
+    opts.cache === false
+      ? undefined
+      : new EmbeddingCache(typeof opts.cache === 'string' ? opts.cache : undefined);
+  const variant = `largest-v1;flip=${flip};fallback=${fallback}`;
+  const unique = [...new Set(files)];
+  const result = new Map<string, FileEmbedding>();
+  const todo: Array<{ file: string; key: string }> = [];
+  const take = (file: string, r: EmbedFileResult) => {
+    let best = -1;
+    for (let i = 0; i < r.faces.length; i++) {
+      const b = r.faces[i].face.box;
+      if (best < 0 || b.width * b.height > r.faces[best].face.box.width * r.faces[best].face.box.height)
+        best = i;
+    }
+    result.set(file, {
+      file,
+      vector: best >= 0 ? r.faces[best].vector : (r.fallback ?? null),
+      fallback: best < 0 && r.fallback !== undefined,
+      faces: r.faces.length,
+    });
+  };
+  for (const file of unique) {
+    const key = EmbeddingCache.key(fs.readFileSync(file), model, variant);
+    const hit = cache?.get(key);
+    if (hit) take(file, hit);
+    else todo.push({ file, key });
+  }
+  let done = unique.length - todo.length;
+  opts.onProgress?.(done, unique.length);
+  if (todo.length > 0) {
+    const threads = Math.min(opts.threads ?? envThreads(), todo.length);
+    const pool = new WorkerPool({ threads });
+    try {
+      await Promise.all(
+        todo.map(async ({ file, key }) => {
+          const task: EmbedFileTask = { file, flip, model: opts.model, fallback };
+          const r = await pool.run<EmbedFileResult>({ module: faceTasks, fn: 'embedFile' }, task);
+          cache?.put(key, r);
+          take(file, r);
+          opts.onProgress?.(++done, unique.length);
+        }),
+      );
+    } finally {
+      await pool.close();
+    }
+  }
+  cache?.close();
+  return result;
+}

@@ -1,0 +1,152 @@
+/**
+ * Face encoders: aligned face chip(s) in, unit-length descriptors out. `FaceEncoder` is the seam where
+ * other models plug in (face-api's dlib ResNet today; a Visage-trained network saved with saveModel, or
+ * any other NetworkDef, through GraphFaceEncoder).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { loadModel } from '../engine/graph/serialize.js';
+import { inferShapes } from '../engine/graph/shapes.js';
+import { TfjsNetwork } from '../engine/graph/tfjs-executor.js';
+import type { NetworkDef, WeightMap } from '../engine/graph/types.js';
+import { VisageError } from '../errors.js';
+import { flipHorizontal, resize } from '../image/geometry.js';
+import type { RgbImage } from '../image/rgb.js';
+import { imagesToBatch } from '../image/tensor.js';
+import { loadDlibResnet } from './models/dlib-resnet.js';
+import { fuseConvAffineActivation } from './models/fuse.js';
+
+export interface EncodeOptions {
+  /** Test-time augmentation: average the descriptors of the chip and its mirror image, renormalised. */
+  flip?: boolean;
+}
+
+export interface FaceEncoder {
+  /** Model id stored with every embedding, e.g. 'dlib-resnet34@face-api-1.7'. */
+  readonly id: string;
+  /** Side of the square chip the encoder reads. */
+  readonly inputSize: number;
+  /** Descriptor length. */
+  readonly dim: number;
+  /** One unit-length descriptor per chip (chips of another size are resized to inputSize first). */
+  encode(chips: RgbImage[], opts?: EncodeOptions): Promise<Float32Array[]>;
+  dispose(): void;
+}
+
+export interface GraphEncoderSpec {
+  id: string;
+  def: NetworkDef;
+  weights: WeightMap;
+  /** Node whose output is the descriptor. Default: the network's first output. L2-normalised here. */
+  output?: string;
+  /** Chips per forward pass. Default 16. */
+  batchSize?: number;
+}
+
+/**
+ * An encoder for any NetworkDef whose input node takes a square RGB (3-channel) or grey (1-channel)
+ * image as 0..255 floats and does its own normalisation (an `affine` node, as our imported models do).
+ */
+export class GraphFaceEncoder implements FaceEncoder {
+  readonly id: string;
+  readonly inputSize: number;
+  readonly dim: number;
+  private readonly channels: 1 | 3;
+  private readonly output: string;
+  private readonly batchSize: number;
+  private readonly net: TfjsNetwork;
+
+  constructor(spec: GraphEncoderSpec) {
+    const input = spec.def.nodes.find((n) => n.op === 'input');
+    if (!input || input.op !== 'input')
+      throw new VisageError('E_BAD_MODEL', `${spec.def.name} has no input node`);
+    const [h, w, c] = input.shape;
+    if (h === null || h !== w || (c !== 1 && c !== 3)) {
+      throw new VisageError(
+        'E_BAD_MODEL',
+        `a face encoder needs a fixed square RGB or grey input, ${spec.def.name} takes [${input.shape}]`,
+      );
+    }
+    this.id = spec.id;
+    this.inputSize = h;
+    this.channels = c;
+    this.output = spec.output ?? spec.def.outputs[0];
+    const outShape = inferShapes(spec.def, [h, h, c]).get(this.output);
+    if (!outShape || outShape.length !== 1) {
+      throw new VisageError(
+        'E_BAD_MODEL',
+        `encoder output "${this.output}" of ${spec.def.name} is not a vector`,
+      );
+    }
+    this.dim = outShape[0];
+    this.batchSize = Math.max(1, spec.batchSize ?? 16);
+    this.net = new TfjsNetwork(spec.def, spec.weights);
+  }
+
+  async encode(chips: RgbImage[], opts: EncodeOptions = {}): Promise<Float32Array[]> {
+    const sized = chips.map((c) =>
+      c.width === this.inputSize && c.height === this.inputSize
+        ? c
+        : resize(c, this.inputSize, this.inputSize),
+    );
+    const inputs = opts.flip ? sized.flatMap((c) => [c, flipHorizontal(c)]) : sized;
+    const raw: Float32Array[] = [];
+    for (let i = 0; i < inputs.length; i += this.batchSize) {
+      const batch = inputs.slice(i, i + this.batchSize);
+      const out = tf.tidy(() => {
+        const x = imagesToBatch(batch, { scale: 1, channels: this.channels });
+        return this.net.forward(x, { outputs: [this.output] })[this.output];
+      });
+      try {
+        const data = (await out.data()) as Float32Array;
+        for (let j = 0; j < batch.length; j++)
+          raw.push(normalize(data.slice(j * this.dim, (j + 1) * this.dim)));
+      } finally {
+        out.dispose();
+      }
+    }
+    if (!opts.flip) return raw;
+    return sized.map((_, i) => {
+      const a = raw[2 * i];
+      const b = raw[2 * i + 1];
+      return normalize(a.map((v, k) => v + b[k]));
+    });
+  }
+
+  dispose(): void {
+    this.net.dispose();
+  }
+}
+
+function normalize(v: Float32Array): Float32Array {
+  let s = 0;
+  for (const x of v) s += x * x;
+  const n = Math.sqrt(s);
+  if (n > 0) for (let i = 0; i < v.length; i++) v[i] /= n;
+  return v;
+}
+
+export const DLIB_ENCODER_ID = 'dlib-resnet34@face-api-1.7';
+
+/**
+ * dlib's ResNet-34 face encoder with face-api's weights and preprocessing ((x − mean) / 255, 150×150).
+ * Reads the `fc` tap (dlib's raw descriptor) and normalises it to unit length. Raw descriptors of real
+ * faces have norms of 1.39–1.56 (11 faces measured), so dlib's customary 0.6 threshold on raw distances
+ * corresponds to about 0.41 between our unit vectors (0.17 squared).
+ */
+export function loadDlibEncoder(opts: { modelDir?: string; batchSize?: number } = {}): GraphFaceEncoder {
+  const { def, weights } = loadDlibResnet(opts.modelDir);
+  const fused = fuseConvAffineActivation(def, weights);
+  return new GraphFaceEncoder({ id: DLIB_ENCODER_ID, ...fused, output: 'fc', batchSize: opts.batchSize });
+}
+
+/** An encoder saved in the Visage model format (saveModel); its id comes from meta.id, else the def name. */
+export function loadGraphEncoder(
+  dir: string,
+  opts: { batchSize?: number; output?: string } = {},
+): GraphFaceEncoder {
+  const m = loadModel(dir);
+  const id = typeof m.meta.id === 'string' ? m.meta.id : m.def.name;
+  const output =
+    opts.output ?? (typeof m.meta.embeddingOutput === 'string' ? m.meta.embeddingOutput : undefined);
+  return new GraphFaceEncoder({ id, def: m.def, weights: m.weights, output, batchSize: opts.batchSize });
+}

@@ -1,0 +1,76 @@
+/**
+ * 68-point landmarks from face-api's landmark net, run on each detected face box. The crop follows
+ * face-api: the box (clipped to the image, floored to whole pixels) padded with black to a centred
+ * square, resized to 112×112; the network's [0, 1] outputs map back through the same square.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { TfjsNetwork } from '../engine/graph/tfjs-executor.js';
+import { resize } from '../image/geometry.js';
+import { createImage, type RgbImage } from '../image/rgb.js';
+import { imagesToBatch } from '../image/tensor.js';
+import { LANDMARK_INPUT, loadLandmark68 } from './models/landmark68.js';
+import type { FaceBox, Point2 } from './types.js';
+
+/** Where a face box's square crop sits in the image: origin (may be negative) and side. */
+export interface LandmarkCrop {
+  x: number;
+  y: number;
+  size: number;
+}
+
+/** The black-padded square crop the landmark net reads for `box`, and its placement in the image. */
+export function landmarkCrop(img: RgbImage, box: FaceBox): { square: RgbImage; crop: LandmarkCrop } {
+  // face-api's Box.clipAtImageBorders, then floor.
+  const cx = Math.max(box.x, 0);
+  const cy = Math.max(box.y, 0);
+  const x0 = Math.floor(cx);
+  const y0 = Math.floor(cy);
+  const w = Math.max(1, Math.floor(Math.min(box.x + box.width - cx, img.width - cx)));
+  const h = Math.max(1, Math.floor(Math.min(box.y + box.height - cy, img.height - cy)));
+  const size = Math.max(w, h);
+  // padToSquare(isCenter = true): round(diff / 2) after, the rest before.
+  const padX = w < size ? size - w - Math.round((size - w) / 2) : 0;
+  const padY = h < size ? size - h - Math.round((size - h) / 2) : 0;
+  const square = createImage(size, size);
+  for (let r = 0; r < h && y0 + r < img.height; r++) {
+    const from = ((y0 + r) * img.width + x0) * 3;
+    const n = Math.min(w, img.width - x0) * 3;
+    square.data.set(img.data.subarray(from, from + n), ((padY + r) * size + padX) * 3);
+  }
+  return { square, crop: { x: x0 - padX, y: y0 - padY, size } };
+}
+
+export class LandmarkDetector {
+  constructor(private readonly net: TfjsNetwork) {}
+
+  static load(modelDir?: string): LandmarkDetector {
+    const { def, weights } = loadLandmark68(modelDir);
+    return new LandmarkDetector(new TfjsNetwork(def, weights));
+  }
+
+  /** Landmarks of the 112×112 inputs, as raw network output in [0, 1] (x0, y0, x1, y1, …). */
+  async predictRaw(inputs: RgbImage[]): Promise<Float32Array[]> {
+    if (inputs.length === 0) return [];
+    const out = tf.tidy(() => this.net.forward(imagesToBatch(inputs, { scale: 1 })).landmarks);
+    try {
+      const data = (await out.data()) as Float32Array;
+      return inputs.map((_, i) => data.slice(i * 136, (i + 1) * 136));
+    } finally {
+      out.dispose();
+    }
+  }
+
+  /** 68 points (image pixels) for each face box, one batched network run per call. */
+  async detect(img: RgbImage, boxes: FaceBox[]): Promise<Point2[][]> {
+    const crops = boxes.map((b) => landmarkCrop(img, b));
+    const raw = await this.predictRaw(crops.map((c) => resize(c.square, LANDMARK_INPUT, LANDMARK_INPUT)));
+    return raw.map((r, i) => {
+      const { x, y, size } = crops[i].crop;
+      return Array.from({ length: 68 }, (_, k): Point2 => [x + r[2 * k] * size, y + r[2 * k + 1] * size]);
+    });
+  }
+
+  dispose(): void {
+    this.net.dispose();
+  }
+}
