@@ -46,6 +46,12 @@ export interface ForwardOptions {
   /** Training mode: batch-norm uses batch statistics and reports them through `onBatchStats`. */
   training?: boolean;
   onBatchStats?: (node: string, mean: tf.Tensor1D, variance: tf.Tensor1D) => void;
+  /**
+   * Run conv/dense as separate ops instead of tfjs' fused kernels. The fused kernels' gradient always
+   * computes the weight gradients too; gradients with respect to the input only (style transfer,
+   * saliency) skip that work this way — and need no Conv2DBackpropFilter kernel at all.
+   */
+  unfused?: boolean;
 }
 
 const NON_TRAINABLE = new Set(['mean', 'variance']);
@@ -146,6 +152,17 @@ export class TfjsNetwork {
       case 'input':
         return x;
       case 'conv2d':
+        if (opts.unfused) {
+          const y = tf.conv2d(
+            x as tf.Tensor4D,
+            this.w(n.name, 'kernel') as tf.Tensor4D,
+            pair(n.strides, 1),
+            convPad(n.padding),
+            'NHWC',
+            n.dilation ?? 1,
+          );
+          return activate(n.bias ? tf.add(y, this.w(n.name, 'bias')) : y, n.activation, n.alpha);
+        }
         return tf.fused.conv2d({
           x: x as tf.Tensor4D,
           filter: this.w(n.name, 'kernel') as tf.Tensor4D,
@@ -157,6 +174,17 @@ export class TfjsNetwork {
           leakyreluAlpha: n.alpha,
         });
       case 'depthwiseConv2d':
+        if (opts.unfused) {
+          const y = tf.depthwiseConv2d(
+            x as tf.Tensor4D,
+            this.w(n.name, 'kernel') as tf.Tensor4D,
+            pair(n.strides, 1),
+            convPad(n.padding) as 'same' | 'valid',
+            'NHWC',
+            n.dilation ?? 1,
+          );
+          return activate(n.bias ? tf.add(y, this.w(n.name, 'bias')) : y, n.activation, n.alpha);
+        }
         return tf.fused.depthwiseConv2d({
           x: x as tf.Tensor4D,
           filter: this.w(n.name, 'kernel') as tf.Tensor4D,
@@ -182,6 +210,10 @@ export class TfjsNetwork {
         return tf.add(tf.mul(x, this.w(n.name, 'scale')), this.w(n.name, 'offset'));
       case 'dense': {
         const flat = x.rank === 2 ? (x as tf.Tensor2D) : (tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D);
+        if (opts.unfused) {
+          const y = tf.matMul(flat, this.w(n.name, 'kernel') as tf.Tensor2D);
+          return activate(n.bias === false ? y : tf.add(y, this.w(n.name, 'bias')), n.activation, n.alpha);
+        }
         return tf.fused.matMul({
           a: flat,
           b: this.w(n.name, 'kernel') as tf.Tensor2D,

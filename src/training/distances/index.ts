@@ -1,0 +1,2 @@
+export type { Distance } from './types.js';
+export { euclidean, squaredEuclidean } from './euclidean.js';

@@ -1,0 +1,2 @@
+export type { EmbeddingLoss, LossResult } from './types.js';
+export { TripletMarginLoss, type TripletLossOptions } from './triplet.js';

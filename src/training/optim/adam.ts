@@ -1,0 +1,81 @@
+import { VisageError } from '../../errors.js';
+import { gradientPair, type GradientParts, type Optimizer, type WeightDecayOptions } from './types.js';
+
+export interface AdamOptions extends WeightDecayOptions {
+  lr?: number;
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+  /** AdamW: decay the weights directly (p ← p − lr·wd·p) instead of adding wd·p to the gradient. */
+  decoupled?: boolean;
+}
+
+/**
+ * Adam (Kingma & Ba 2015) with bias correction, written exactly as torch.optim.Adam / AdamW compute it so
+ * that runs can be compared with PyTorch step for step. State is float32, like PyTorch's.
+ */
+export class Adam implements Optimizer {
+  readonly name: string;
+  lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  readonly weightDecay: number;
+  readonly decoupled: boolean;
+  readonly m: Float32Array;
+  readonly v: Float32Array;
+  private readonly mask: Uint8Array | undefined;
+  private t = 0;
+
+  constructor(size: number, opts: AdamOptions = {}) {
+    this.lr = opts.lr ?? 1e-3;
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.999;
+    this.epsilon = opts.epsilon ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0;
+    this.decoupled = opts.decoupled ?? false;
+    this.name = this.decoupled ? 'adamw' : 'adam';
+    if (opts.decayMask && opts.decayMask.length !== size)
+      throw new VisageError(
+        'E_BAD_OPTION',
+        `decay mask has ${opts.decayMask.length} entries for ${size} parameters`,
+      );
+    this.mask = opts.decayMask;
+    this.m = new Float32Array(size);
+    this.v = new Float32Array(size);
+  }
+
+  get steps(): number {
+    return this.t;
+  }
+
+  step(params: Float32Array, grad: GradientParts): void {
+    const n = this.m.length;
+    if (params.length !== n)
+      throw new VisageError('E_INTERNAL', `Adam over ${n} parameters got ${params.length}`);
+    const [g0, g1] = gradientPair(grad, n);
+    this.t++;
+    const { beta1: b1, beta2: b2, epsilon: eps, lr, m, v, mask } = this;
+    const bc1 = 1 - Math.pow(b1, this.t);
+    const sqrtBc2 = Math.sqrt(1 - Math.pow(b2, this.t));
+    const stepSize = lr / bc1;
+    const wd = this.weightDecay;
+    const l2 = wd !== 0 && !this.decoupled ? wd : 0;
+    const shrink = wd !== 0 && this.decoupled ? 1 - lr * wd : 1;
+    for (let i = 0; i < n; i++) {
+      const decays = mask === undefined || mask[i] === 1;
+      let p = params[i];
+      let g = g0[i];
+      if (g1 !== undefined) g += g1[i];
+      if (decays) {
+        g += l2 * p;
+        p *= shrink;
+      }
+      const mi = b1 * m[i] + (1 - b1) * g;
+      const vi = b2 * v[i] + (1 - b2) * g * g;
+      m[i] = mi;
+      v[i] = vi;
+      params[i] = p - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps);
+    }
+  }
+}

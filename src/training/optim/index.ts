@@ -1,0 +1,3 @@
+export { gradientPair, type GradientParts, type Optimizer, type WeightDecayOptions } from './types.js';
+export { Adam, type AdamOptions } from './adam.js';
+export { Sgd, type SgdOptions } from './sgd.js';

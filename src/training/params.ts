@@ -1,0 +1,91 @@
+import { VisageError } from '../errors.js';
+import { weightSpecs, type NetworkDef, type WeightMap } from '../engine/graph/index.js';
+
+export interface ParamEntry {
+  name: string;
+  shape: number[];
+  /** Offset (in floats) in the flat vector. */
+  offset: number;
+  size: number;
+  /** Learned by gradient descent (everything but batch-norm moving statistics). */
+  trainable: boolean;
+  /** Subject to weight decay: kernels only (not biases, batch-norm or affine parameters). */
+  decay: boolean;
+}
+
+const MOVING = new Set(['mean', 'variance']);
+
+/**
+ * All of a network's weights as one flat Float32Array: trainable weights first (so that gradients and
+ * optimiser state cover a prefix), then batch-norm moving statistics. One flat vector is what the
+ * optimiser updates and what data-parallel workers share.
+ */
+export class ParamLayout {
+  readonly entries: ParamEntry[];
+  readonly trainableSize: number;
+  readonly totalSize: number;
+  private readonly byName: Map<string, ParamEntry>;
+
+  constructor(entries: ParamEntry[]) {
+    this.entries = entries;
+    this.byName = new Map(entries.map((e) => [e.name, e]));
+    this.trainableSize = entries.filter((e) => e.trainable).reduce((s, e) => s + e.size, 0);
+    this.totalSize = entries.reduce((s, e) => s + e.size, 0);
+  }
+
+  static of(def: NetworkDef, input: [number, number, number]): ParamLayout {
+    const specs = weightSpecs(def, input);
+    const ordered = [...specs.filter((s) => !MOVING.has(s.role)), ...specs.filter((s) => MOVING.has(s.role))];
+    let offset = 0;
+    return new ParamLayout(
+      ordered.map((s) => {
+        const size = s.shape.reduce((a, b) => a * b, 1);
+        const e = {
+          name: s.name,
+          shape: s.shape,
+          offset,
+          size,
+          trainable: !MOVING.has(s.role),
+          decay: s.role === 'kernel',
+        };
+        offset += size;
+        return e;
+      }),
+    );
+  }
+
+  get(name: string): ParamEntry | undefined {
+    return this.byName.get(name);
+  }
+
+  /** Copy a WeightMap into a flat vector (a new one, or `into`, e.g. shared memory). */
+  pack(weights: WeightMap, into: Float32Array = new Float32Array(this.totalSize)): Float32Array {
+    for (const e of this.entries) {
+      const w = weights.get(e.name);
+      if (!w || w.data.length !== e.size)
+        throw new VisageError(
+          'E_BAD_WEIGHTS',
+          w
+            ? `weight ${e.name} has ${w.data.length} values, expected ${e.size}`
+            : `weight ${e.name} is missing`,
+        );
+      into.set(w.data, e.offset);
+    }
+    return into;
+  }
+
+  /** A WeightMap holding copies of the flat vector's weights. */
+  unpack(flat: Float32Array): WeightMap {
+    const out: WeightMap = new Map();
+    for (const e of this.entries)
+      out.set(e.name, { shape: [...e.shape], data: flat.slice(e.offset, e.offset + e.size) });
+    return out;
+  }
+
+  /** 1 for trainable parameters that weight decay applies to. */
+  decayMask(): Uint8Array {
+    const m = new Uint8Array(this.trainableSize);
+    for (const e of this.entries) if (e.trainable && e.decay) m.fill(1, e.offset, e.offset + e.size);
+    return m;
+  }
+}
