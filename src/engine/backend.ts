@@ -20,6 +20,8 @@ export function onEngineReady(hook: (backend: BackendName) => void): void {
  */
 export function initEngine(backend: BackendName = envBackend()): Promise<BackendName> {
   ready ??= (async () => {
+    // PROD silences tfjs' "install tfjs-node" banner (which cannot be installed here) in every thread.
+    tf.env().set('PROD', true);
     try {
       const ok = await tf.setBackend(backend);
       if (!ok) throw new Error(`tf.setBackend('${backend}') returned false`);

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { shippedCalibrationFile, userCalibrationFile } from '../../api.js';
 import { VisageError } from '../../errors.js';
 import { loadCalibration, saveCalibration, withPolicy } from '../../faces/calibration.js';
-import { calibrateThreshold, evaluateIdentify, evaluatePairs } from '../../faces/evaluate.js';
+import { calibrateThreshold, evaluateIdentify, evaluatePairList } from '../../faces/evaluate.js';
+import { loadPairs, makePairs } from '../../eval/pairs.js';
 import { emit, note } from '../output.js';
 import { progressBar } from '../progress.js';
 import { parseNumber } from './faces.js';
@@ -58,30 +59,58 @@ export function registerEval(program: Command): void {
     ev
       .command('pairs')
       .description('verification accuracy, LFW protocol (threshold chosen on the other folds)')
-      .requiredOption('-p, --pairs <file>', 'LFW pairs.txt ("<folds> <n>" header) or CSV img1,img2,same')
+      .option('-p, --pairs <file>', 'LFW pairs.txt ("<folds> <n>" header) or CSV img1,img2,same')
       .option(
         '-r, --root <dir>',
-        'image root (LFW layout <root>/<name>/<name>_<iiii>.jpg; CSV paths are relative to it)',
+        'image root (LFW layout <root>/<name>/<name>_<iiii>.jpg; CSV paths are relative to it); without --pairs, a folder of identity folders to draw LFW-style folds from',
       )
+      .option('--folds <k>', 'folds to draw without --pairs (identities never cross folds)', '10')
+      .option(
+        '--per-fold <n>',
+        'same-person pairs per fold without --pairs (as many different-person pairs)',
+        '50',
+      )
+      .option('--seed <n>', 'seed for drawing pairs', '1')
       .option('--plots <dir>', 'write roc.png and distances.png here'),
-  ).action(async (o: EvalCliOptions & { pairs: string; root?: string; plots?: string }) => {
-    const b = batchOptions(o, 'embedding');
-    const r = await evaluatePairs(o.pairs, { ...b.opts, root: o.root, plots: o.plots }).finally(b.stop);
-    const s = r.summary;
-    emit(r, () =>
-      [
-        `${r.pairs} pairs (${s.same} same / ${s.different} different), ${r.images} images, model ${r.model}`,
-        `accuracy ${pct(r.accuracy.mean)} ± ${pct(r.accuracy.std)} (std over ${r.folds} folds, threshold chosen on the other folds)`,
-        `ROC AUC ${s.auc.toFixed(4)}, EER ${pct(s.eer.eer)} (d = ${s.eer.threshold.toFixed(3)})`,
-        ...s.tarAtFar.map(
-          (t) =>
-            `TAR@FAR=${t.far}: ${pct(t.result.tar)}${t.result.resolvable ? '' : ' (too few different-person pairs to resolve this FAR)'}`,
-        ),
-        `no face detected (centred crop used): ${r.fallbacks} image(s); pairs skipped: ${r.skipped}`,
-        ...(r.plots ? [`plots: ${r.plots.roc}, ${r.plots.histogram}`] : []),
-      ].join('\n'),
-    );
-  });
+  ).action(
+    async (
+      o: EvalCliOptions & {
+        pairs?: string;
+        root?: string;
+        plots?: string;
+        folds: string;
+        perFold: string;
+        seed: string;
+      },
+    ) => {
+      if (!o.pairs && !o.root)
+        throw new VisageError('E_USAGE', 'eval pairs needs --pairs <file> or --root <identity folders>');
+      const b = batchOptions(o, 'embedding');
+      const int = (v: string, name: string) => parseNumber(v, name, (n) => Number.isInteger(n) && n >= 1)!;
+      const list = o.pairs
+        ? loadPairs(o.pairs, { root: o.root })
+        : makePairs(o.root!, {
+            folds: int(o.folds, '--folds'),
+            perFold: int(o.perFold, '--per-fold'),
+            seed: int(o.seed, '--seed'),
+          });
+      const r = await evaluatePairList(list, { ...b.opts, plots: o.plots }).finally(b.stop);
+      const s = r.summary;
+      emit(r, () =>
+        [
+          `${r.pairs} pairs (${s.same} same / ${s.different} different), ${r.images} images, model ${r.model}`,
+          `accuracy ${pct(r.accuracy.mean)} ± ${pct(r.accuracy.std)} (std over ${r.folds} folds, threshold chosen on the other folds)`,
+          `ROC AUC ${s.auc.toFixed(4)}, EER ${pct(s.eer.eer)} (d = ${s.eer.threshold.toFixed(3)})`,
+          ...s.tarAtFar.map(
+            (t) =>
+              `TAR@FAR=${t.far}: ${pct(t.result.tar)}${t.result.resolvable ? '' : ' (too few different-person pairs to resolve this FAR)'}`,
+          ),
+          `no face detected (centred crop used): ${r.fallbacks} image(s); pairs skipped: ${r.skipped}`,
+          ...(r.plots ? [`plots: ${r.plots.roc}, ${r.plots.histogram}`] : []),
+        ].join('\n'),
+      );
+    },
+  );
 
   common(
     ev
