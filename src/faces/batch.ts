@@ -49,7 +49,8 @@ export async function embedFiles(
     opts.cache === false
       ? undefined
       : new EmbeddingCache(typeof opts.cache === 'string' ? opts.cache : undefined);
-  const variant = `largest-v1;flip=${flip};fallback=${fallback}`;
+  // Bump the version whenever detection, alignment or encoding changes: cached results would be stale.
+  const variant = `largest-v2;flip=${flip};fallback=${fallback}`;
   const unique = [...new Set(files)];
   const result = new Map<string, FileEmbedding>();
   const todo: Array<{ file: string; key: string }> = [];

@@ -1,2 +1,16 @@
 export type { EmbeddingLoss, LossResult } from './types.js';
 export { TripletMarginLoss, type TripletLossOptions } from './triplet.js';
+export {
+  BinaryPairLoss,
+  balancedPairs,
+  pairLoss,
+  scorePairs,
+  trainHeadOnEmbeddings,
+  type BinaryPairLossOptions,
+  type BinaryPairLossState,
+  type PairFeatures,
+  type PairHead,
+  type PairLossResult,
+  type Pairs,
+  type TrainHeadOptions,
+} from './binary-pair.js';

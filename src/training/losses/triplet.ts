@@ -14,6 +14,11 @@ export interface TripletLossOptions {
    * more triplets become easy.
    */
   reduction?: 'mean' | 'meanNonZero';
+  /**
+   * Soft margin (Hermans et al.): softplus(d(a,p) − d(a,n)) instead of the hinge, with gradient
+   * σ(d(a,p) − d(a,n)); `margin` is then unused, and every triplet counts as active (softplus > 0).
+   */
+  softMargin?: boolean;
 }
 
 /**
@@ -27,6 +32,7 @@ export class TripletMarginLoss implements EmbeddingLoss {
   readonly distance: Distance;
   readonly miner: Miner;
   readonly reduction: 'mean' | 'meanNonZero';
+  readonly softMargin: boolean;
 
   constructor(opts: TripletLossOptions = {}) {
     this.margin = opts.margin ?? 0.2;
@@ -34,6 +40,7 @@ export class TripletMarginLoss implements EmbeddingLoss {
     this.distance = opts.distance ?? squaredEuclidean;
     this.miner = opts.miner ?? batchHardMiner;
     this.reduction = opts.reduction ?? 'mean';
+    this.softMargin = opts.softMargin ?? false;
   }
 
   compute(emb: Float32Array, labels: ArrayLike<number>, dim: number): LossResult {
@@ -44,6 +51,7 @@ export class TripletMarginLoss implements EmbeddingLoss {
     const { anchors, positives, negatives } = this.miner.mine(dist, labels, n);
     const t = anchors.length;
     const hinge = new Float64Array(t);
+    const slope = this.softMargin ? new Float64Array(t) : null;
     let active = 0;
     let sumPos = 0;
     let sumNeg = 0;
@@ -53,6 +61,11 @@ export class TripletMarginLoss implements EmbeddingLoss {
       sumPos += dap;
       sumNeg += dan;
       hinge[k] = dap - dan + this.margin;
+      if (slope) {
+        const x = dap - dan;
+        hinge[k] = x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+        slope[k] = 1 / (1 + Math.exp(-x));
+      }
       if (hinge[k] > 0) active++;
     }
     const denom = this.reduction === 'mean' ? t : active;
@@ -64,8 +77,9 @@ export class TripletMarginLoss implements EmbeddingLoss {
         if (!(hinge[k] > 0)) continue;
         loss += hinge[k] * g;
         const a = anchors[k];
-        this.distance.backward(emb, dim, a, positives[k], dist[a * n + positives[k]], g, grad64);
-        this.distance.backward(emb, dim, a, negatives[k], dist[a * n + negatives[k]], -g, grad64);
+        const gk = slope ? g * slope[k] : g;
+        this.distance.backward(emb, dim, a, positives[k], dist[a * n + positives[k]], gk, grad64);
+        this.distance.backward(emb, dim, a, negatives[k], dist[a * n + negatives[k]], -gk, grad64);
       }
     }
     return {
