@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { benchEngine, formatEngineBench } from '../../engine/bench/engine-bench.js';
+import { benchFaces, formatFacesBench } from '../../faces/bench.js';
 import { benchGallerySearch } from '../../store/bench.js';
 import { emit, note } from '../output.js';
 import { parseNumber } from './faces.js';
@@ -23,6 +24,16 @@ export function registerBench(program: Command): void {
       const repeats = parseNumber(o.repeats, '--repeats', (v) => Number.isInteger(v) && v >= 1);
       const r = await benchEngine({ repeats, torch: o.torch ? 'auto' : false, log: (m: string) => note(m) });
       emit(r, () => formatEngineBench(r));
+    });
+
+  bench
+    .command('faces')
+    .description('images/s of the whole face pipeline and faces/s of the encoder (batch 1 and 16) vs @vladmandic/face-api')
+    .option('--repeats <n>', 'timed repetitions (median reported)', '3')
+    .action(async (o: { repeats: string }) => {
+      const repeats = parseNumber(o.repeats, '--repeats', (v) => Number.isInteger(v) && v >= 1);
+      const r = await benchFaces({ repeats, log: (m) => note(m) });
+      emit(r, () => formatFacesBench(r));
     });
 
   bench
