@@ -9,6 +9,10 @@ CPU time) and every step's time.
 
 Usage: torch_train_step.py [--threads N] [--depth 18] [--size 112] [--identities 8] [--per-identity 4]
                            [--steps 5] [--warmup 2]
+                           [--net cnn --channels 1 --width 32 --cnn-depth 4]
+
+--net cnn runs smallCnn() of src/training/nets/small-cnn.ts instead (stages of two 3x3 conv -> batch-norm
+-> ReLU, 2x2 max-pool between stages, global average pool, dense, L2 normalisation), for `visage bench train`.
 """
 import argparse
 import json
@@ -59,6 +63,24 @@ class ResnetEmbedding(nn.Module):
         return F.normalize(self.fc(x), dim=1)
 
 
+class SmallCnn(nn.Module):
+    def __init__(self, channels=1, width=32, depth=4, dim=128):
+        super().__init__()
+        layers, cin = [], channels
+        for s in range(depth):
+            cout = width * min(8, 1 << s)
+            for _ in range(2):
+                layers += [nn.Conv2d(cin, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+                cin = cout
+            if s < depth - 1:
+                layers.append(nn.MaxPool2d(2, 2))
+        self.features = nn.Sequential(*layers)
+        self.fc = nn.Linear(cin, dim)
+
+    def forward(self, x):
+        return F.normalize(self.fc(self.features(x).mean(dim=(2, 3))), dim=1)
+
+
 def batch_hard_triplet(emb, labels, margin=0.2):
     d = torch.cdist(emb, emb).pow(2)  # squared Euclidean
     same = labels[:, None] == labels[None, :]
@@ -77,13 +99,22 @@ def main():
     ap.add_argument("--per-identity", type=int, default=4)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--net", choices=["resnet", "cnn"], default="resnet")
+    ap.add_argument("--channels", type=int, default=None)
+    ap.add_argument("--width", type=int, default=32)
+    ap.add_argument("--cnn-depth", type=int, default=4)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    model = ResnetEmbedding(a.depth).to(memory_format=torch.channels_last)
+    if a.net == "cnn":
+        channels = a.channels or 1
+        model = SmallCnn(channels, a.width, a.cnn_depth).to(memory_format=torch.channels_last)
+    else:
+        channels = a.channels or 3
+        model = ResnetEmbedding(a.depth, channels).to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     n = a.identities * a.per_identity
-    x = torch.randn(n, 3, a.size, a.size).to(memory_format=torch.channels_last)
+    x = torch.randn(n, channels, a.size, a.size).to(memory_format=torch.channels_last)
     labels = torch.arange(a.identities).repeat_interleave(a.per_identity)
     model.train()
     times, cpu, losses = [], [], []
@@ -106,6 +137,7 @@ def main():
         "batch": n,
         "size": a.size,
         "depth": a.depth,
+        "net": a.net,
         "medianMs": statistics.median(times),
         "medianCpuMs": statistics.median(cpu),
         "stepsMs": times,

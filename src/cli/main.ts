@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { runCli } from './program.js';
 
-// Ctrl-C handling is per command (training and style save their progress); a second Ctrl-C exits at once.
+// A command may set its own exit code (e.g. 130 after Ctrl-C saved a checkpoint); errors map to 1/2/3.
 const code = await runCli(process.argv);
-process.exitCode = code;
+process.exitCode = code !== 0 ? code : (process.exitCode ?? 0);

@@ -6,6 +6,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerEval } from './commands/eval.js';
 import { registerFaces } from './commands/faces.js';
 import { registerInfo } from './commands/info.js';
+import { registerTrain } from './commands/train.js';
 import { out, reportError } from './output.js';
 
 /** The whole CLI; each command lives in commands/<verb>.ts and mirrors a library function. */
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerDemo(program);
   registerBench(program);
+  registerTrain(program);
   return program;
 }
 

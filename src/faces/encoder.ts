@@ -40,6 +40,8 @@ export interface GraphEncoderSpec {
   output?: string;
   /** Chips per forward pass. Default 16. */
   batchSize?: number;
+  /** The model's own decision threshold (squared L2), e.g. the best validation threshold of `visage train`. */
+  threshold?: number;
 }
 
 /**
@@ -50,6 +52,8 @@ export class GraphFaceEncoder implements FaceEncoder {
   readonly id: string;
   readonly inputSize: number;
   readonly dim: number;
+  /** Decision threshold (squared L2) saved with the model, if any (meta.threshold of a trained model). */
+  readonly threshold?: number;
   private readonly channels: 1 | 3;
   private readonly output: string;
   private readonly batchSize: number;
@@ -67,6 +71,7 @@ export class GraphFaceEncoder implements FaceEncoder {
       );
     }
     this.id = spec.id;
+    this.threshold = spec.threshold;
     this.inputSize = h;
     this.channels = c;
     this.output = spec.output ?? spec.def.outputs[0];
@@ -148,5 +153,14 @@ export function loadGraphEncoder(
   const id = typeof m.meta.id === 'string' ? m.meta.id : m.def.name;
   const output =
     opts.output ?? (typeof m.meta.embeddingOutput === 'string' ? m.meta.embeddingOutput : undefined);
-  return new GraphFaceEncoder({ id, def: m.def, weights: m.weights, output, batchSize: opts.batchSize });
+  const t = m.meta.threshold;
+  const threshold = typeof t === 'number' && Number.isFinite(t) && t > 0 ? t : undefined;
+  return new GraphFaceEncoder({
+    id,
+    def: m.def,
+    weights: m.weights,
+    output,
+    batchSize: opts.batchSize,
+    threshold,
+  });
 }

@@ -1,4 +1,5 @@
 import { VisageError } from '../../errors.js';
+import { restoreBuffers, type OptimizerState, type StatefulOptimizer } from './state.js';
 import { gradientPair, type GradientParts, type Optimizer, type WeightDecayOptions } from './types.js';
 
 export interface AdamOptions extends WeightDecayOptions {
@@ -14,7 +15,7 @@ export interface AdamOptions extends WeightDecayOptions {
  * Adam (Kingma & Ba 2015) with bias correction, written exactly as torch.optim.Adam / AdamW compute it so
  * that runs can be compared with PyTorch step for step. State is float32, like PyTorch's.
  */
-export class Adam implements Optimizer {
+export class Adam implements Optimizer, StatefulOptimizer {
   readonly name: string;
   lr: number;
   readonly beta1: number;
@@ -47,6 +48,17 @@ export class Adam implements Optimizer {
 
   get steps(): number {
     return this.t;
+  }
+
+  /** Everything a checkpoint needs to continue exactly: the step count and both moments (live views). */
+  state(): OptimizerState {
+    return { steps: this.t, buffers: { m: this.m, v: this.v } };
+  }
+
+  /** Continues from state(); the sizes must match. The learning rate is the caller's (schedules set it). */
+  restore(state: OptimizerState): void {
+    restoreBuffers('Adam', { m: this.m, v: this.v }, state.buffers);
+    this.t = state.steps;
   }
 
   step(params: Float32Array, grad: GradientParts): void {

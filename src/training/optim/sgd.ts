@@ -1,4 +1,5 @@
 import { VisageError } from '../../errors.js';
+import { restoreBuffers, type OptimizerState, type StatefulOptimizer } from './state.js';
 import { gradientPair, type GradientParts, type Optimizer, type WeightDecayOptions } from './types.js';
 
 export interface SgdOptions extends WeightDecayOptions {
@@ -9,7 +10,7 @@ export interface SgdOptions extends WeightDecayOptions {
 }
 
 /** SGD with momentum, as torch.optim.SGD computes it (velocity b ← μ·b + g, first step b = g). */
-export class Sgd implements Optimizer {
+export class Sgd implements Optimizer, StatefulOptimizer {
   readonly name = 'sgd';
   lr: number;
   readonly momentum: number;
@@ -35,6 +36,17 @@ export class Sgd implements Optimizer {
 
   get steps(): number {
     return this.t;
+  }
+
+  /** Everything a checkpoint needs to continue exactly: the step count and the velocity (a live view). */
+  state(): OptimizerState {
+    return { steps: this.t, buffers: { velocity: this.velocity } };
+  }
+
+  /** Continues from state(); the sizes must match. The learning rate is the caller's (schedules set it). */
+  restore(state: OptimizerState): void {
+    restoreBuffers('SGD', { velocity: this.velocity }, state.buffers);
+    this.t = state.steps;
   }
 
   step(params: Float32Array, grad: GradientParts): void {

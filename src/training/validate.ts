@@ -1,0 +1,99 @@
+/**
+ * Validation of an embedding during training, on identities never trained on: every pair of images
+ * (squared L2 distance) for pair accuracy at its best threshold and ROC AUC, and one-shot identification
+ * (each identity's first image enrolled, every other image probed against that gallery).
+ */
+import { roc, rocAuc, type Roc } from '../eval/metrics.js';
+import { VisageError } from '../errors.js';
+
+export interface ValidationResult {
+  /**
+   * Pair accuracy at its best threshold (0…1) and that threshold (squared L2). Same-person and
+   * different-person pairs weigh alike (the mean of TAR and TNR, as on a balanced pair list): with every
+   * pair of n identities the different ones outnumber the same ones n − 1 to 1, and plain accuracy would
+   * reward answering "different" to everything.
+   */
+  accuracy: number;
+  threshold: number;
+  auc: number;
+  /** Rank-1 one-shot identification rate (0…1); ties with another identity count as misses. */
+  rank1: number;
+  pairs: { same: number; different: number };
+  probes: number;
+  /** Distances for histograms: every same-person pair, and at most `maxDifferent` different-person pairs. */
+  same: number[];
+  different: number[];
+}
+
+function sqDist(emb: Float32Array, dim: number, i: number, j: number): number {
+  let s = 0;
+  for (let k = 0; k < dim; k++) {
+    const d = emb[i * dim + k] - emb[j * dim + k];
+    s += d * d;
+  }
+  return s;
+}
+
+/** Metrics of n embeddings (n × dim, row-major) with identity labels, images of an identity in order. */
+export function validationMetrics(
+  emb: Float32Array,
+  labels: ArrayLike<number>,
+  dim: number,
+  opts: { maxDifferent?: number } = {},
+): ValidationResult {
+  const n = labels.length;
+  if (emb.length !== n * dim) throw new VisageError('E_INTERNAL', `${emb.length} values for ${n}×${dim}`);
+  const scores: number[] = [];
+  const same: number[] = [];
+  const different: number[] = [];
+  const isSame: boolean[] = [];
+  for (let i = 0; i < n; i++)
+    for (let j = i + 1; j < n; j++) {
+      const d = sqDist(emb, dim, i, j);
+      const s = labels[i] === labels[j];
+      scores.push(d);
+      isSame.push(s);
+      (s ? same : different).push(d);
+    }
+  if (same.length === 0 || different.length === 0)
+    throw new VisageError('E_BAD_DATASET', 'validation needs same-person and different-person pairs');
+  const curve = roc(scores, isSame);
+  const best = bestBalanced(curve);
+  const auc = rocAuc(curve);
+  // One-shot identification: the first image of each identity is its gallery entry.
+  const gallery = new Map<number, number>();
+  for (let i = 0; i < n; i++) if (!gallery.has(labels[i])) gallery.set(labels[i], i);
+  let probes = 0;
+  let hits = 0;
+  for (let i = 0; i < n; i++) {
+    if (gallery.get(labels[i]) === i) continue;
+    probes++;
+    const dTruth = sqDist(emb, dim, i, gallery.get(labels[i])!);
+    let hit = true;
+    for (const [id, g] of gallery) if (id !== labels[i] && sqDist(emb, dim, i, g) <= dTruth) hit = false;
+    if (hit) hits++;
+  }
+  const max = opts.maxDifferent ?? 20000;
+  const stride = Math.max(1, Math.ceil(different.length / max));
+  return {
+    accuracy: best.accuracy,
+    threshold: best.threshold,
+    auc,
+    rank1: probes ? hits / probes : NaN,
+    pairs: { same: same.length, different: different.length },
+    probes,
+    same,
+    different: stride === 1 ? different : different.filter((_, i) => i % stride === 0),
+  };
+}
+
+/** The operating point with the best balanced accuracy; its threshold midway to the next score. */
+function bestBalanced(curve: Roc): { accuracy: number; threshold: number } {
+  const pts = curve.points;
+  let best = 0;
+  for (let i = 1; i < pts.length; i++) if (pts[i].tar - pts[i].far > pts[best].tar - pts[best].far) best = i;
+  const p = pts[best];
+  const next = pts[best + 1];
+  const threshold = next && Number.isFinite(p.threshold) ? (p.threshold + next.threshold) / 2 : p.threshold;
+  return { accuracy: (p.tar + 1 - p.far) / 2, threshold };
+}

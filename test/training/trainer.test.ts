@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runCli } from '../../src/cli/program.js';
+import { loadModel } from '../../src/engine/graph/index.js';
+import { isVisageError } from '../../src/errors.js';
+import { loadGraphEncoder } from '../../src/faces/encoder.js';
+import { decodeImage } from '../../src/image/index.js';
+import { centreCropResize } from '../../src/training/data/index.js';
+import { train, type TrainOptions, type TrainResult } from '../../src/training/trainer.js';
+import { validationMetrics } from '../../src/training/validate.js';
+import { dataDir } from '../helpers/data.js';
+
+const orl = dataDir('faces', 'att_orl');
+let tmp: string;
+
+/** Tiny but real: ORL, 10 held-out identities, 32×32 grey, 2 epochs × 3 batches of 4×3, random mining. */
+const tiny = (out: string): TrainOptions => ({
+  data: orl,
+  out: path.join(tmp, out),
+  detect: false,
+  size: 32,
+  channels: 1,
+  width: 8,
+  depth: 3,
+  dim: 32,
+  P: 4,
+  K: 3,
+  mining: 'random',
+  epochs: 2,
+  batchesPerEpoch: 3,
+  valIdentities: 10,
+  seed: 7,
+  threads: 1,
+});
+
+async function rejects(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(isVisageError(e), `expected a VisageError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    if (message) assert.match(e.message, message);
+    return true;
+  });
+}
+
+describe('visage train (ORL)', () => {
+  let full: TrainResult;
+
+  before(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'visage-train-'));
+    full = await train(tiny('full'));
+  });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('trains and reports loss, mining and validation metrics each epoch', () => {
+    assert.equal(full.interrupted, false);
+    assert.equal(full.steps, 6);
+    assert.equal(full.trainIdentities, 30);
+    assert.equal(full.valIdentities, 10);
+    assert.equal(full.history.length, 2);
+    for (const e of full.history) {
+      assert.ok(e.loss > 0 && Number.isFinite(e.loss));
+      assert.ok(e.activeFraction > 0 && e.activeFraction <= 1);
+      assert.ok(e.meanDap >= 0 && e.meanDan >= 0);
+      for (const v of [e.valAccuracy, e.valAuc, e.valRank1])
+        assert.ok(typeof v === 'number' && v > 0 && v <= 1);
+    }
+    assert.ok(full.before && full.after);
+    const report = fs.readFileSync(full.report!, 'utf8');
+    assert.match(report, /<svg/);
+    assert.match(report, /semi-hard|random/);
+  });
+
+  it('an interrupted run resumed from its checkpoint ends exactly where the uninterrupted one does', async () => {
+    const controller = new AbortController();
+    const part = await train(tiny('resumed'), {
+      signal: controller.signal,
+      onStep: (s) => {
+        if (s.step === 4) controller.abort(); // mid-epoch 2
+      },
+    });
+    assert.equal(part.interrupted, true);
+    assert.equal(part.steps, 4);
+    assert.equal(part.model, undefined);
+    const rest = await train({ out: path.join(tmp, 'resumed'), resume: true });
+    assert.equal(rest.interrupted, false);
+    assert.equal(rest.steps, 6);
+    assert.deepEqual(rest.history.map(strip), full.history.map(strip));
+    const a = loadModel(full.model!).weights;
+    const b = loadModel(rest.model!).weights;
+    assert.deepEqual([...a.keys()], [...b.keys()]);
+    for (const [k, w] of a) assert.deepEqual(b.get(k)!.data, w.data, k);
+    assert.equal(rest.modelId, full.modelId);
+  });
+
+  it('saves a model that loadGraphEncoder loads and that reproduces the validation metrics', async () => {
+    const m = loadModel(full.model!);
+    assert.equal(m.meta.id, full.modelId);
+    assert.equal(m.meta.threshold, full.history[1].valThreshold);
+    const enc = loadGraphEncoder(full.model!);
+    try {
+      assert.equal(enc.inputSize, 32);
+      assert.equal(enc.dim, 32);
+      assert.equal(enc.threshold, full.history[1].valThreshold);
+      const names = m.meta.valIdentities as string[];
+      const chips = [];
+      const labels: number[] = [];
+      for (const [i, name] of names.entries())
+        for (let k = 1; k <= 10; k++) {
+          chips.push(centreCropResize(await decodeImage(path.join(orl, name, `${k}.pgm`)), 32, 32));
+          labels.push(i);
+        }
+      const emb = await enc.encode(chips);
+      for (const e of emb) assert.ok(Math.abs(Math.hypot(...e) - 1) < 1e-4);
+      const flat = new Float32Array(emb.length * 32);
+      emb.forEach((e, i) => flat.set(e, i * 32));
+      const v = validationMetrics(flat, labels, 32);
+      // The encoder converts to grey after resizing RGB, training before: pixels may differ by rounding.
+      assert.ok(Math.abs(v.auc - full.after!.auc) < 0.01, `AUC ${v.auc} vs ${full.after!.auc}`);
+    } finally {
+      enc.dispose();
+    }
+  });
+
+  it('fine-tunes a saved model with its first blocks frozen', async () => {
+    const ft = await train({
+      data: orl,
+      out: path.join(tmp, 'finetune'),
+      detect: false,
+      encoder: 'finetune',
+      model: full.model!,
+      freeze: 1,
+      P: 4,
+      K: 3,
+      epochs: 1,
+      batchesPerEpoch: 2,
+      valIdentities: 10,
+      weightDecay: 0.01,
+      threads: 1,
+    });
+    const a = loadModel(full.model!).weights;
+    const b = loadModel(ft.model!).weights;
+    assert.deepEqual([...a.keys()], [...b.keys()]);
+    for (const [k, w] of a) {
+      const same = w.data.every((x, i) => x === b.get(k)!.data[i]);
+      if (k.startsWith('input_norm/') || /^stage1\..*\/(kernel|gamma|beta)$/.test(k))
+        assert.ok(same, `${k} changed`);
+      else if (/\/(kernel|gamma|beta|bias)$/.test(k)) assert.ok(!same, `${k} did not change`);
+    }
+  });
+
+  it('refuses bad options, a missing data folder and unsafe resumes with clear errors', async () => {
+    await rejects(train({ ...tiny('bad1'), P: 1 }), 'E_BAD_OPTION', /P/);
+    await rejects(train({ ...tiny('bad2'), mining: 'hardest' }), 'E_BAD_OPTION', /mining/);
+    await rejects(train({ ...tiny('bad3'), lr: -1 }), 'E_BAD_OPTION', /--lr/);
+    await rejects(train({ ...tiny('bad4'), channels: 2 as 1 }), 'E_BAD_OPTION', /channels/);
+    await rejects(train({ ...tiny('bad5'), valIdentities: ['s1', 'nobody'] }), 'E_BAD_OPTION', /nobody/);
+    await rejects(
+      train({ ...tiny('bad6'), data: path.join(tmp, 'no-such-folder') }),
+      'E_BAD_DATASET',
+      /not found/,
+    );
+    await rejects(train({ out: path.join(tmp, 'never-trained'), resume: true }), 'E_FILE_NOT_FOUND');
+    // The finished run's checkpoint stays: a fresh run must not overwrite it, a resume must not change it.
+    await rejects(train(tiny('full')), 'E_BAD_OPTION', /--resume/);
+    await rejects(train({ out: path.join(tmp, 'full'), resume: true, lr: 0.1 }), 'E_BAD_OPTION', /lr/);
+  });
+
+  it('the CLI reports usage and data errors with their exit codes', async () => {
+    const argv = (...a: string[]) => ['node', 'visage', '--quiet', 'train', ...a];
+    const stderr = process.stderr.write;
+    process.stderr.write = () => true;
+    try {
+      assert.equal(await runCli(argv('--out', path.join(tmp, 'c1'), '--data', orl, '--mining', 'x')), 1);
+      assert.equal(await runCli(argv('--out', path.join(tmp, 'c2'), '--data', path.join(tmp, 'none'))), 2);
+    } finally {
+      process.stderr.write = stderr;
+    }
+  });
+});
+
+/** Epoch records without their wall-clock time. */
+function strip(e: TrainResult['history'][number]): Record<string, unknown> {
+  const { seconds: _s, ...rest } = e;
+  void _s;
+  return rest;
+}
