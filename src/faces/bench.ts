@@ -21,7 +21,13 @@ const require = createRequire(import.meta.url);
 export interface FacesBenchResult {
   images: number;
   faces: number;
-  pipeline: { oursImagesPerS: number; faceApiImagesPerS: number; ratio: number; oursPooledImagesPerS: number; threads: number };
+  pipeline: {
+    oursImagesPerS: number;
+    faceApiImagesPerS: number;
+    ratio: number;
+    oursPooledImagesPerS: number;
+    threads: number;
+  };
   encoder: Array<{ batch: number; oursFacesPerS: number; faceApiFacesPerS: number; ratio: number }>;
 }
 
@@ -39,7 +45,9 @@ async function timeIt(f: () => Promise<unknown>, repeats: number): Promise<numbe
 
 const toTensor = (img: RgbImage) => tf.tensor3d(img.data, [img.height, img.width, 3], 'int32');
 
-export async function benchFaces(opts: { repeats?: number; log?: (m: string) => void } = {}): Promise<FacesBenchResult> {
+export async function benchFaces(
+  opts: { repeats?: number; log?: (m: string) => void } = {},
+): Promise<FacesBenchResult> {
   const repeats = opts.repeats ?? 3;
   const log = opts.log ?? (() => {});
   await initEngine();
@@ -74,7 +82,8 @@ export async function benchFaces(opts: { repeats?: number; log?: (m: string) => 
 
   log('encoder alone on aligned 150×150 chips');
   const chips: RgbImage[] = [];
-  for (const img of images) for (const f of await pipeline.detect(img)) chips.push((await pipeline.align(img, f)).chip);
+  for (const img of images)
+    for (const f of await pipeline.detect(img)) chips.push((await pipeline.align(img, f)).chip);
   while (chips.length < 32) chips.push(...chips.slice(0, 32 - chips.length));
   const encoder = [] as FacesBenchResult['encoder'];
   for (const batch of [1, 16]) {
@@ -85,12 +94,19 @@ export async function benchFaces(opts: { repeats?: number; log?: (m: string) => 
     const tensors = chips.slice(0, n).map(toTensor);
     const aMs = await timeIt(async () => {
       for (let i = 0; i < n; i += batch) {
-        const r = await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(batch === 1 ? tensors[i] : tensors.slice(i, i + batch));
+        const r = await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(
+          batch === 1 ? tensors[i] : tensors.slice(i, i + batch),
+        );
         void r;
       }
     }, repeats);
     tf.dispose(tensors);
-    encoder.push({ batch, oursFacesPerS: (1000 * n) / oMs, faceApiFacesPerS: (1000 * n) / aMs, ratio: aMs / oMs });
+    encoder.push({
+      batch,
+      oursFacesPerS: (1000 * n) / oMs,
+      faceApiFacesPerS: (1000 * n) / aMs,
+      ratio: aMs / oMs,
+    });
   }
   await pipeline.dispose();
   return {
@@ -114,7 +130,8 @@ export function formatFacesBench(r: FacesBenchResult): string {
     `whole pipeline, 1 thread: ours ${f(r.pipeline.oursImagesPerS)} images/s, face-api ${f(r.pipeline.faceApiImagesPerS)} images/s → ${f(r.pipeline.ratio)}×`,
     `whole pipeline, ${r.pipeline.threads} worker thread(s): ours ${f(r.pipeline.oursPooledImagesPerS)} images/s`,
     ...r.encoder.map(
-      (e) => `encoder batch ${e.batch}: ours ${f(e.oursFacesPerS)} faces/s, face-api ${f(e.faceApiFacesPerS)} faces/s → ${f(e.ratio)}×`,
+      (e) =>
+        `encoder batch ${e.batch}: ours ${f(e.oursFacesPerS)} faces/s, face-api ${f(e.faceApiFacesPerS)} faces/s → ${f(e.ratio)}×`,
     ),
   ].join('\n');
 }

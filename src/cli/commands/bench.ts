@@ -28,7 +28,9 @@ export function registerBench(program: Command): void {
 
   bench
     .command('faces')
-    .description('images/s of the whole face pipeline and faces/s of the encoder (batch 1 and 16) vs @vladmandic/face-api')
+    .description(
+      'images/s of the whole face pipeline and faces/s of the encoder (batch 1 and 16) vs @vladmandic/face-api',
+    )
     .option('--repeats <n>', 'timed repetitions (median reported)', '3')
     .action(async (o: { repeats: string }) => {
       const repeats = parseNumber(o.repeats, '--repeats', (v) => Number.isInteger(v) && v >= 1);
