@@ -74,7 +74,9 @@ test('forward matches hand-written tfjs ops, and taps are computed on request', 
   };
   const ref = tf.tidy(() => {
     let h: tf.Tensor4D = tf.conv2d(x, g('c1/kernel') as tf.Tensor4D, 2, 'same');
-    h = tf.relu(tf.batchNorm(h, g('bn1/mean'), g('bn1/variance'), g('bn1/beta'), g('bn1/gamma'), 1e-3)) as tf.Tensor4D;
+    h = tf.relu(
+      tf.batchNorm(h, g('bn1/mean'), g('bn1/variance'), g('bn1/beta'), g('bn1/gamma'), 1e-3),
+    ) as tf.Tensor4D;
     const c2 = tf.add(tf.conv2d(h, g('c2/kernel') as tf.Tensor4D, 1, 'same'), g('c2/bias'));
     const s = tf.maxPool(tf.relu(tf.add(h, c2)) as tf.Tensor4D, 2, 2, 'valid');
     const fc = tf.add(

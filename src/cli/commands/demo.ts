@@ -8,7 +8,10 @@ import { writeImage } from '../../image/encode.js';
 import { cloneImage } from '../../image/rgb.js';
 import { dependencyDir } from '../../paths.js';
 import { emit, note } from '../output.js';
-import { box } from './faces.js';
+import { box, parseNumber } from './faces.js';
+import { decodeImage } from '../../image/decode.js';
+import { releaseDefaultStyleNetwork, stylize } from '../../style/index.js';
+import { generatedStyleImage } from '../../style/sample-style.js';
 
 /** The sample photos shipped inside @vladmandic/face-api (MIT): our demo needs nothing else. */
 export function sampleFaces(): string[] {
@@ -116,6 +119,37 @@ export async function faceDemo(outDir: string): Promise<FaceDemoResult> {
   }
 }
 
+export interface StyleDemoResult {
+  content: string;
+  style: string;
+  output: string;
+  styleReduction: number;
+  seconds: number;
+}
+
+/**
+ * The style half of the demo: a sample photo painted in the style of a generated brush-stroke image
+ * (no painting ships in our dependencies), at a small size so the demo stays short.
+ */
+export async function styleDemo(outDir: string, size: number, iterations: number): Promise<StyleDemoResult> {
+  const content = sampleFaces()[2];
+  const styleImg = generatedStyleImage(256);
+  fs.mkdirSync(outDir, { recursive: true });
+  const stylePath = path.join(outDir, 'style-generated.png');
+  await writeImage(stylePath, styleImg);
+  const r = await stylize(await decodeImage(content), [styleImg], { size, iterations });
+  releaseDefaultStyleNetwork();
+  const output = path.join(outDir, 'stylised-sample3.png');
+  await writeImage(output, r.image);
+  return {
+    content: path.basename(content),
+    style: stylePath,
+    output,
+    styleReduction: r.stats.styleReduction,
+    seconds: r.stats.seconds,
+  };
+}
+
 export function registerDemo(program: Command): void {
   program
     .command('demo')
@@ -123,15 +157,31 @@ export function registerDemo(program: Command): void {
       'run the main jobs on bundled sample photos: enroll, identify, verify (annotated images written)',
     )
     .option('-o, --out <dir>', 'where to write the results', 'visage-demo')
-    .action(async (o: { out: string }) => {
+    .option('--style-size <px>', 'long side of the stylised image', '192')
+    .option('--style-iterations <n>', 'style transfer steps', '80')
+    .option('--no-style', 'skip the style transfer part')
+    .action(async (o: { out: string; styleSize: string; styleIterations: string; style: boolean }) => {
       const faces = await faceDemo(o.out);
-      emit({ faces }, () =>
+      const styleSize = parseNumber(o.styleSize, '--style-size', (n) => Number.isInteger(n) && n >= 32)!;
+      const styleIterations = parseNumber(
+        o.styleIterations,
+        '--style-iterations',
+        (n) => Number.isInteger(n) && n >= 1,
+      )!;
+      if (o.style) note(`style transfer: ${styleIterations} steps at ${styleSize} px…`);
+      const style = o.style ? await styleDemo(o.out, styleSize, styleIterations) : undefined;
+      emit({ faces, style }, () =>
         [
           `faces: enrolled ${faces.enrolled.map((e) => e.name).join(', ')} from ${faces.enrolled[0]?.from}`,
           ...faces.identified.map(
             (i) => `  ${i.image}: ${i.faces.map((f) => f.identity).join(', ') || 'no face'} → ${i.output}`,
           ),
           `  verify ${faces.verify.a} vs ${faces.verify.b} (largest faces): ${faces.verify.same ? 'same person' : 'different people'}, d = ${faces.verify.distance.toFixed(3)} (τ = ${faces.verify.threshold.toFixed(3)})`,
+          ...(style
+            ? [
+                `style: ${style.content} painted like ${style.style} → ${style.output} (J_style ${style.styleReduction.toFixed(1)}× lower, ${style.seconds.toFixed(0)} s)`,
+              ]
+            : []),
         ].join('\n'),
       );
     });

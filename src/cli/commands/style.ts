@@ -1,0 +1,159 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { VisageError } from '../../errors.js';
+import { decodeImage } from '../../image/decode.js';
+import { writeImage } from '../../image/encode.js';
+import {
+  releaseDefaultStyleNetwork,
+  STYLE_DEFAULTS,
+  stylize,
+  type StylizeOptions,
+} from '../../style/index.js';
+import { emit, note } from '../output.js';
+import { progressBar } from '../progress.js';
+import { parseNumber } from './faces.js';
+
+interface StyleCliOptions {
+  out: string;
+  size?: string;
+  iterations?: string;
+  contentWeight?: string;
+  styleWeight?: string;
+  tvWeight?: string;
+  styleLayers?: string;
+  contentLayer?: string;
+  optimizer?: string;
+  lr?: string;
+  init?: string;
+  styleBlend?: string;
+  preserveColors?: boolean;
+  scales?: string;
+  seed?: string;
+  previewEvery?: string;
+}
+
+const nonNegative = (n: number) => Number.isFinite(n) && n >= 0;
+const positiveInt = (n: number) => Number.isInteger(n) && n >= 1;
+
+/** "conv1_1:0.2,mixed0:1" → { conv1_1: 0.2, mixed0: 1 }. */
+export function parseStyleLayers(v: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const [name, w = '1'] = part.split(':');
+    const weight = Number(w);
+    if (!name || !nonNegative(weight)) {
+      throw new VisageError(
+        'E_BAD_OPTION',
+        `--style-layers wants name:weight,… with weights ≥ 0, got "${part}"`,
+      );
+    }
+    out[name] = weight;
+  }
+  if (Object.keys(out).length === 0) throw new VisageError('E_BAD_OPTION', '--style-layers is empty');
+  return out;
+}
+
+function list(v: string, what: string, check: (n: number) => boolean): number[] {
+  return v.split(',').map((s) => parseNumber(s.trim(), what, check)!);
+}
+
+export function styleOptionsFrom(o: StyleCliOptions): StylizeOptions {
+  const opts: StylizeOptions = {
+    size: parseNumber(o.size, '--size', (n) => Number.isInteger(n) && n >= 32),
+    iterations: parseNumber(o.iterations, '--iterations', (n) => Number.isInteger(n) && n >= 0),
+    contentWeight: parseNumber(o.contentWeight, '--content-weight', nonNegative),
+    styleWeight: parseNumber(o.styleWeight, '--style-weight', nonNegative),
+    tvWeight: parseNumber(o.tvWeight, '--tv-weight', nonNegative),
+    learningRate: parseNumber(o.lr, '--lr', (n) => Number.isFinite(n) && n > 0),
+    seed: parseNumber(o.seed, '--seed', Number.isInteger),
+    previewEvery: parseNumber(o.previewEvery, '--preview-every', positiveInt),
+    contentLayer: o.contentLayer,
+    preserveColors: o.preserveColors,
+  };
+  if (o.styleLayers) opts.styleLayers = parseStyleLayers(o.styleLayers);
+  if (o.styleBlend) opts.styleBlend = list(o.styleBlend, '--style-blend', nonNegative);
+  if (o.scales) opts.scales = list(o.scales, '--scales', (n) => Number.isInteger(n) && n >= 32);
+  if (o.optimizer) {
+    if (o.optimizer !== 'adam' && o.optimizer !== 'lbfgs')
+      throw new VisageError('E_BAD_OPTION', `--optimizer must be adam or lbfgs, got "${o.optimizer}"`);
+    opts.optimizer = o.optimizer;
+  }
+  if (o.init) {
+    if (!['content', 'noise', 'style'].includes(o.init))
+      throw new VisageError('E_BAD_OPTION', `--init must be content, noise or style, got "${o.init}"`);
+    opts.init = o.init as StylizeOptions['init'];
+  }
+  for (const [k, v] of Object.entries(opts)) if (v === undefined) delete (opts as Record<string, unknown>)[k];
+  return opts;
+}
+
+export function registerStyle(program: Command): void {
+  program
+    .command('style')
+    .description('neural style transfer (Gatys): paint <content> in the style of <style...>')
+    .argument('<content>', 'content photo')
+    .argument('<styles...>', 'one or more style images')
+    .requiredOption('-o, --out <file>', 'output image (.png or .jpg)')
+    .option('--size <px>', `long side of the output (default ${STYLE_DEFAULTS.size})`)
+    .option('--iterations <n>', `optimisation steps per scale (default ${STYLE_DEFAULTS.iterations})`)
+    .option('--content-weight <α>', `content weight α (default ${STYLE_DEFAULTS.contentWeight})`)
+    .option('--style-weight <β>', `style weight β (default ${STYLE_DEFAULTS.styleWeight})`)
+    .option('--tv-weight <w>', `total-variation weight (default ${STYLE_DEFAULTS.tvWeight})`)
+    .option('--style-layers <name:λ,...>', 'style layers and their weights λ')
+    .option('--content-layer <name>', 'content layer')
+    .option('--optimizer <adam|lbfgs>', `optimiser (default ${STYLE_DEFAULTS.optimizer})`)
+    .option('--lr <rate>', `learning rate (default ${STYLE_DEFAULTS.learningRate})`)
+    .option('--init <content|noise|style>', `initial image (default ${STYLE_DEFAULTS.init})`)
+    .option('--style-blend <w1,w2,...>', 'blend weights of several style images')
+    .option('--preserve-colors', "keep the content's colours (luminance-only transfer)")
+    .option('--scales <s1,s2,...>', 'coarse-to-fine long sides, e.g. 256,512 (the last is the output size)')
+    .option('--seed <n>', `random seed (default ${STYLE_DEFAULTS.seed})`)
+    .option('--preview-every <n>', 'write an intermediate image every n iterations (next to the output)')
+    .action(async (content: string, styles: string[], o: StyleCliOptions) => {
+      const opts = styleOptionsFrom(o);
+      const contentImg = await decodeImage(content);
+      const styleImgs = await Promise.all(styles.map((s) => decodeImage(s)));
+      const ext = path.extname(o.out).toLowerCase();
+      if (!['.png', '.jpg', '.jpeg'].includes(ext))
+        throw new VisageError('E_BAD_OPTION', `--out must end in .png, .jpg or .jpeg, got "${o.out}"`);
+      // Ctrl-C stops the optimisation; the best image so far is still written.
+      const abort = new AbortController();
+      const onSigint = () => {
+        note('\ninterrupted: writing the best image so far…');
+        abort.abort();
+      };
+      process.once('SIGINT', onSigint);
+      let bar: ReturnType<typeof progressBar> | undefined;
+      try {
+        const r = await stylize(contentImg, styleImgs, {
+          ...opts,
+          signal: abort.signal,
+          onProgress: (p) => {
+            bar ??= progressBar('stylising', p.totalSteps, ['J', 'size']);
+            bar.update(p.step, { J: p.J.toExponential(3), size: `${p.width}×${p.height}` });
+          },
+          onPreview: opts.previewEvery
+            ? (img, p) =>
+                writeImage(o.out.replace(/(\.\w+)$/, `.preview-${String(p.step).padStart(4, '0')}$1`), img)
+            : undefined,
+        });
+        bar?.stop();
+        await writeImage(o.out, r.image);
+        if (r.stats.aborted) process.exitCode = 130;
+        emit({ output: o.out, stats: r.stats, options: r.options, history: r.history }, () =>
+          [
+            `wrote ${o.out} (${r.image.width}×${r.image.height})${r.stats.aborted ? ' — interrupted, best image so far' : ''}`,
+            `J_style ${r.stats.initial.Jstyle.toExponential(3)} → ${r.stats.final.Jstyle.toExponential(3)} (${r.stats.styleReduction.toFixed(1)}× lower), J_content ${r.stats.final.Jcontent.toExponential(3)}`,
+            `${r.stats.iterations} iterations in ${r.stats.seconds.toFixed(1)} s (${r.stats.secondsPerIteration.toFixed(2)} s/iteration), network ${r.options.network}`,
+          ].join('\n'),
+        );
+      } finally {
+        bar?.stop();
+        process.off('SIGINT', onSigint);
+        releaseDefaultStyleNetwork();
+      }
+    });
+}

@@ -1,0 +1,86 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { VisageError } from '../errors.js';
+import { TfjsNetwork, type NetworkDef, type WeightMap } from '../engine/graph/index.js';
+
+/**
+ * A network whose hidden activations define the content and style costs. Everything is differentiable
+ * with respect to the input pixels, which is all style transfer needs (weights stay frozen).
+ */
+export interface FeatureNet {
+  readonly name: string;
+  /** Names that can be tapped (node names of the network, plus aliases such as folded batch-norms). */
+  readonly layers: readonly string[];
+  /** Defaults chosen for this network (see the network's module for why). */
+  readonly defaultContentLayer: string;
+  readonly defaultStyleLayers: Readonly<Record<string, number>>;
+  /** RGB pixels in [0, 255], NHWC float32 → the network's input convention. Differentiable. */
+  preprocess(rgb: tf.Tensor4D): tf.Tensor4D;
+  /** Activations at `taps` of a preprocessed batch; only the nodes they depend on are computed. */
+  forward(x: tf.Tensor4D, taps: readonly string[]): Record<string, tf.Tensor4D>;
+  /** Throws E_UNKNOWN_LAYER for a name that is not a layer of this network. */
+  checkLayers(names: readonly string[]): void;
+  dispose(): void;
+}
+
+export interface GraphFeatureNetOptions {
+  preprocess: (rgb: tf.Tensor4D) => tf.Tensor4D;
+  defaultContentLayer: string;
+  defaultStyleLayers: Record<string, number>;
+  /** Extra tap names that resolve to a node (e.g. a batch-norm folded into its convolution). */
+  aliases?: Map<string, string>;
+}
+
+/** A FeatureNet over one of our executor-independent NetworkDefs, run by the tfjs executor. */
+export class GraphFeatureNet implements FeatureNet {
+  readonly name: string;
+  readonly layers: readonly string[];
+  readonly defaultContentLayer: string;
+  readonly defaultStyleLayers: Readonly<Record<string, number>>;
+  readonly network: TfjsNetwork;
+  private readonly aliases: Map<string, string>;
+  private readonly known: Set<string>;
+  private readonly pre: (rgb: tf.Tensor4D) => tf.Tensor4D;
+
+  constructor(def: NetworkDef, weights: WeightMap, opts: GraphFeatureNetOptions) {
+    this.name = def.name;
+    this.network = new TfjsNetwork(def, weights);
+    this.aliases = opts.aliases ?? new Map();
+    const nodes = def.nodes.filter((n) => n.op !== 'input').map((n) => n.name);
+    this.layers = [...nodes, ...this.aliases.keys()];
+    this.known = new Set(this.layers);
+    this.pre = opts.preprocess;
+    this.defaultContentLayer = opts.defaultContentLayer;
+    this.defaultStyleLayers = { ...opts.defaultStyleLayers };
+    this.checkLayers([this.defaultContentLayer, ...Object.keys(this.defaultStyleLayers)]);
+  }
+
+  preprocess(rgb: tf.Tensor4D): tf.Tensor4D {
+    return this.pre(rgb);
+  }
+
+  checkLayers(names: readonly string[]): void {
+    for (const n of names) {
+      if (!this.known.has(n)) {
+        const near = this.layers.filter((l) => l.startsWith(n.replace(/\d+$/, ''))).slice(0, 8);
+        throw new VisageError(
+          'E_UNKNOWN_LAYER',
+          `network ${this.name} has no layer "${n}"${near.length ? ` (e.g. ${near.join(', ')})` : ''}`,
+          { layer: n, network: this.name },
+        );
+      }
+    }
+  }
+
+  forward(x: tf.Tensor4D, taps: readonly string[]): Record<string, tf.Tensor4D> {
+    this.checkLayers(taps);
+    const resolved = taps.map((t) => this.aliases.get(t) ?? t);
+    const out = this.network.forward(x, { outputs: [...new Set(resolved)], unfused: true });
+    const result: Record<string, tf.Tensor4D> = {};
+    taps.forEach((t, i) => (result[t] = out[resolved[i]] as tf.Tensor4D));
+    return result;
+  }
+
+  dispose(): void {
+    this.network.dispose();
+  }
+}

@@ -1,0 +1,122 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initWeights, type GraphNode, type NetworkDef, type WeightMap } from '../../engine/graph/index.js';
+import { VisageError } from '../../errors.js';
+import { GraphFeatureNet } from '../feature-net.js';
+
+/**
+ * VGG-19's convolutional part (Simonyan & Zisserman 2014), the network of Gatys et al. and of the course.
+ * Node names follow the paper/MatConvNet convention: conv1_1 … conv5_4 (3×3 'same' convolution with its
+ * ReLU fused, so tapping conv4_2 gives relu4_2 as in the paper) and pool1 … pool5. Weights are not
+ * shipped by any package; they come from the user (see the loaders) or are random for timing.
+ */
+export const VGG19_BLOCKS: ReadonlyArray<readonly [filters: number, convs: number]> = [
+  [64, 2],
+  [128, 2],
+  [256, 4],
+  [512, 4],
+  [512, 4],
+];
+
+export const VGG19_CONV_LAYERS: readonly string[] = VGG19_BLOCKS.flatMap(([, n], b) =>
+  Array.from({ length: n }, (_, i) => `conv${b + 1}_${i + 1}`),
+);
+
+export interface Vgg19DefOptions {
+  /** Gatys et al. replace max-pooling by average pooling for slightly smoother results. Default 'max'. */
+  pooling?: 'max' | 'avg';
+  /** Last node to build (default pool5). */
+  until?: string;
+}
+
+export function vgg19Def(opts: Vgg19DefOptions = {}): NetworkDef {
+  const nodes: GraphNode[] = [{ op: 'input', name: 'image', shape: [null, null, 3] }];
+  let prev = 'image';
+  const until = opts.until ?? 'pool5';
+  outer: for (const [b, [filters, n]] of VGG19_BLOCKS.entries()) {
+    for (let i = 1; i <= n; i++) {
+      const name = `conv${b + 1}_${i}`;
+      nodes.push({
+        op: 'conv2d',
+        name,
+        input: prev,
+        filters,
+        kernel: 3,
+        padding: 'same',
+        bias: true,
+        activation: 'relu',
+      });
+      prev = name;
+      if (name === until) break outer;
+    }
+    const pool = `pool${b + 1}`;
+    nodes.push({
+      op: opts.pooling === 'avg' ? 'avgPool' : 'maxPool',
+      name: pool,
+      input: prev,
+      size: 2,
+      strides: 2,
+      padding: 'valid',
+    });
+    prev = pool;
+    if (pool === until) break;
+  }
+  if (prev !== until)
+    throw new VisageError('E_UNKNOWN_LAYER', `VGG-19 has no layer "${until}"`, {
+      layer: until,
+      network: 'vgg19',
+    });
+  return { name: 'vgg19', nodes, outputs: [prev] };
+}
+
+/** How the weights' original framework fed images to VGG-19. */
+export type Vgg19Preprocessing =
+  /** Caffe/Keras/MatConvNet: BGR, 0..255, minus the ImageNet mean pixel. */
+  | 'caffe'
+  /** torchvision: RGB, 0..1, normalised by the ImageNet mean and std. */
+  | 'torch';
+
+const CAFFE_MEAN_BGR = [103.939, 116.779, 123.68];
+const TORCH_MEAN = [0.485, 0.456, 0.406];
+const TORCH_STD = [0.229, 0.224, 0.225];
+
+export function vgg19Preprocess(kind: Vgg19Preprocessing): (rgb: tf.Tensor4D) => tf.Tensor4D {
+  if (kind === 'caffe')
+    return (rgb) => tf.tidy(() => tf.sub(tf.reverse(rgb, -1), tf.tensor1d(CAFFE_MEAN_BGR)) as tf.Tensor4D);
+  return (rgb) =>
+    tf.tidy(
+      () => tf.div(tf.sub(tf.div(rgb, 255), tf.tensor1d(TORCH_MEAN)), tf.tensor1d(TORCH_STD)) as tf.Tensor4D,
+    );
+}
+
+/** Gatys et al.'s choice, also the course's: content conv4_2, style conv1_1 … conv5_1 with λ = 0.2 each. */
+export const VGG19_DEFAULT_CONTENT = 'conv4_2';
+export const VGG19_DEFAULT_STYLE: Record<string, number> = {
+  conv1_1: 0.2,
+  conv2_1: 0.2,
+  conv3_1: 0.2,
+  conv4_1: 0.2,
+  conv5_1: 0.2,
+};
+
+export interface Vgg19Options extends Vgg19DefOptions {
+  preprocessing?: Vgg19Preprocessing;
+}
+
+/** A VGG-19 FeatureNet with the given weights (names `conv1_1/kernel` HWIO, `conv1_1/bias`). */
+export function vgg19FeatureNet(weights: WeightMap, opts: Vgg19Options = {}): GraphFeatureNet {
+  const def = vgg19Def({ ...opts, until: opts.until ?? 'conv5_1' });
+  // Layers past `until` (conv5_2 …) are not needed; keep their weights out of the engine.
+  const nodes = new Set(def.nodes.map((n) => n.name));
+  const used: WeightMap = new Map([...weights].filter(([k]) => nodes.has(k.slice(0, k.lastIndexOf('/')))));
+  return new GraphFeatureNet(def, used, {
+    preprocess: vgg19Preprocess(opts.preprocessing ?? 'caffe'),
+    defaultContentLayer: VGG19_DEFAULT_CONTENT,
+    defaultStyleLayers: VGG19_DEFAULT_STYLE,
+  });
+}
+
+/** VGG-19 with He-initialised random weights: same cost per iteration as the real one (for benchmarks). */
+export function randomVgg19(seed = 1, opts: Vgg19Options = {}): GraphFeatureNet {
+  const def = vgg19Def({ ...opts, until: opts.until ?? 'conv5_1' });
+  return vgg19FeatureNet(initWeights(def, [224, 224, 3], seed), opts);
+}
