@@ -19,6 +19,7 @@ import { scanIdentityFolders } from '../training/data/scan.js';
 import { calibrationEntry } from './calibration.js';
 import type { CalibrationEntry } from './calibration.js';
 import { squaredL2 } from './compare.js';
+import { faceApiEmbedFiles } from './faceapi-peer.js';
 import { embedFiles, encoderIdFor, type BatchEmbedOptions, type FileEmbedding } from './batch.js';
 
 export interface PairsEvaluation {
@@ -70,7 +71,7 @@ export async function evaluatePairs(
 
 export async function evaluatePairList(
   list: PairList,
-  opts: BatchEmbedOptions & { plots?: string },
+  opts: BatchEmbedOptions & { plots?: string; peer?: 'face-api' },
 ): Promise<PairsEvaluation> {
   const missing = missingImages(list);
   if (missing.length > 0) {
@@ -83,7 +84,10 @@ export async function evaluatePairList(
     );
   }
   const files = list.pairs.flatMap((p) => [p.a, p.b]);
-  const emb = await embedFiles(files, { ...opts, fallback: opts.fallback ?? true });
+  const emb =
+    opts.peer === 'face-api'
+      ? await faceApiEmbedFiles(files, opts.onProgress)
+      : await embedFiles(files, { ...opts, fallback: opts.fallback ?? true });
   const { distances, labels, folds, skipped } = pairScores(list, emb);
   if (distances.length === 0) throw new VisageError('E_BAD_DATASET', 'no pair could be scored');
   const accuracy =
@@ -96,7 +100,10 @@ export async function evaluatePairList(
         })();
   const summary = summarizeVerification(distances, labels, { fars: [1e-3, 1e-2, 1e-1] });
   const result: PairsEvaluation = {
-    model: encoderIdFor(opts.model),
+    model:
+      opts.peer === 'face-api'
+        ? 'face-api (peer: its own detection and crop, raw descriptors)'
+        : encoderIdFor(opts.model),
     source: list.source,
     pairs: distances.length,
     folds: list.folds,

@@ -71,13 +71,15 @@ export function registerEval(program: Command): void {
         '50',
       )
       .option('--seed <n>', 'seed for drawing pairs', '1')
-      .option('--plots <dir>', 'write roc.png and distances.png here'),
+      .option('--plots <dir>', 'write roc.png and distances.png here')
+      .option('--peer <name>', 'score the same pairs with a peer implementation instead: face-api'),
   ).action(
     async (
       o: EvalCliOptions & {
         pairs?: string;
         root?: string;
         plots?: string;
+        peer?: string;
         folds: string;
         perFold: string;
         seed: string;
@@ -94,7 +96,13 @@ export function registerEval(program: Command): void {
             perFold: int(o.perFold, '--per-fold'),
             seed: int(o.seed, '--seed'),
           });
-      const r = await evaluatePairList(list, { ...b.opts, plots: o.plots }).finally(b.stop);
+      if (o.peer !== undefined && o.peer !== 'face-api')
+        throw new VisageError('E_BAD_OPTION', `--peer must be face-api, got "${o.peer}"`);
+      const r = await evaluatePairList(list, {
+        ...b.opts,
+        plots: o.plots,
+        peer: o.peer as 'face-api' | undefined,
+      }).finally(b.stop);
       const s = r.summary;
       emit(r, () =>
         [
