@@ -55,10 +55,18 @@ export const STYLE_DEFAULTS = {
 } as const;
 
 export interface StylizeOptions extends Partial<Omit<TransferOptions, 'scales'>> {
-  /** Long side of the output in pixels (ignored when `scales` is given). */
+  /**
+   * Long side of the output in pixels (ignored when `scales` is given). Sizes above 384 run
+   * coarse-to-fine from ≥ 256 px by halving (512 → 256, 512; 1024 → 256, 512, 1024).
+   */
   size?: number;
   /** Coarse-to-fine long sides, ascending; the last is the output size. */
   scales?: number[];
+  /**
+   * Iterations per scale; one number applies to every scale. Default: 150 at the first scale, 100 at the
+   * second, 50 at each further one (later scales refine an already stylised image).
+   */
+  iterations?: number | number[];
   /** Blend weights of the style images (default equal); normalised to sum 1. */
   styleBlend?: number[];
   /** Keep the content's colours: luminance-only transfer. */
@@ -88,6 +96,13 @@ export async function defaultStyleNetwork(): Promise<FeatureNet> {
 export function releaseDefaultStyleNetwork(): void {
   defaultNet?.dispose();
   defaultNet = undefined;
+}
+
+/** Coarse-to-fine ladder for an output long side: halve while the next step stays ≥ 256 px. */
+export function autoScales(size: number): number[] {
+  const scales = [size];
+  while (scales[0] > 384 && Math.round(scales[0] / 2) >= 256) scales.unshift(Math.round(scales[0] / 2));
+  return scales;
 }
 
 /** A style image needing more than this enlargement to match the output is refused (it would be mush). */
@@ -124,6 +139,7 @@ export async function stylize(
   if (opts.scales === undefined && (!Number.isInteger(size) || size < 32))
     throw new VisageError('E_BAD_OPTION', `size must be an integer ≥ 32, got ${size}`, { size });
 
+  const scales = opts.scales ?? autoScales(size);
   const net = opts.network ?? (await defaultStyleNetwork());
   const t: TransferOptions = {
     contentWeight: opts.contentWeight ?? STYLE_DEFAULTS.contentWeight,
@@ -133,8 +149,9 @@ export async function stylize(
     styleLayers: opts.styleLayers ?? { ...net.defaultStyleLayers },
     normalizeStyleLayers: opts.normalizeStyleLayers ?? STYLE_DEFAULTS.normalizeStyleLayers,
     smoothing: opts.smoothing ?? STYLE_DEFAULTS.smoothing,
-    iterations: opts.iterations ?? STYLE_DEFAULTS.iterations,
-    scales: opts.scales ?? [size],
+    iterations:
+      opts.iterations ?? scales.map((_, i) => (i === 0 ? STYLE_DEFAULTS.iterations : i === 1 ? 100 : 50)),
+    scales,
     optimizer: opts.optimizer ?? STYLE_DEFAULTS.optimizer,
     parametrization: opts.parametrization ?? STYLE_DEFAULTS.parametrization,
     learningRate: opts.learningRate ?? STYLE_DEFAULTS.learningRate,

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
 import { isVisageError, type ErrorCode } from '../../src/errors.js';
 import { decodeImage, imageToTensor, resize, type RgbImage } from '../../src/image/index.js';
-import { stylize, releaseDefaultStyleNetwork } from '../../src/style/index.js';
+import { autoScales, stylize, releaseDefaultStyleNetwork } from '../../src/style/index.js';
 import { prepareTargets, runTransfer, type TransferOptions } from '../../src/style/transfer.js';
 import { dataDir } from '../helpers/data.js';
 import { randomImage, tinyNet } from './tiny-net.js';
@@ -80,6 +80,13 @@ test('coarse-to-fine: scales run in order and the output has the last size', asy
   assert.deepEqual(sizes, ['32x24', '32x24', '32x24', '32x24', '48x36', '48x36', '48x36']);
   assert.deepEqual([r.image.width, r.image.height], [48, 36]);
   assert.equal(r.history.at(-1)!.step, 7);
+});
+
+test('large outputs run coarse-to-fine from ≥ 256 px', () => {
+  assert.deepEqual(autoScales(256), [256]);
+  assert.deepEqual(autoScales(512), [256, 512]);
+  assert.deepEqual(autoScales(1024), [256, 512, 1024]);
+  assert.deepEqual(autoScales(400), [400]);
 });
 
 test('the same seed gives the same image; another seed another one', async () => {
