@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { filterGradAxis, type ConvAxis } from './conv_geometry.js';
+import { convAxes, filterGradAxis } from './conv_geometry.js';
 import {
   channelMajorPhaseGrid,
   dyGrid,
@@ -67,22 +67,7 @@ function conv2DBackpropFilter(args: {
     attrs.dimRoundingMode,
   );
   const [, outH, outW] = dy.shape;
-  const rows: ConvAxis = {
-    inSize: info.inHeight,
-    outSize: outH,
-    filterSize: kh,
-    stride: info.strideHeight,
-    dilation: info.dilationHeight,
-    padBefore: info.padInfo.top,
-  };
-  const cols: ConvAxis = {
-    inSize: info.inWidth,
-    outSize: outW,
-    filterSize: kw,
-    stride: info.strideWidth,
-    dilation: info.dilationWidth,
-    padBefore: info.padInfo.left,
-  };
+  const { rows, cols } = convAxes(info, { height: kh, width: kw }, { height: outH, width: outW });
   const spec: GridSpec = { rows, cols, gr: filterGradAxis(rows), gc: filterGradAxis(cols) };
   const taps = tapShifts(spec);
   const acc = new Float64Array(kh * kw * inC * outC);

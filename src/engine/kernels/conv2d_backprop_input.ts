@@ -4,6 +4,7 @@
  * in/out-transposed filter; strided convolutions go through the sub-pixel phase split (no products with
  * inserted zeros).
  */
+import { convAxes } from './conv_geometry.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { inputGradByPhases } from './input_grad_by_phases.js';
@@ -52,22 +53,7 @@ function conv2DBackpropInput(args: {
     backend,
     dy,
     inShape: attrs.inputShape,
-    rows: {
-      inSize: info.inHeight,
-      outSize: dy.shape[1],
-      filterSize: kh,
-      stride: info.strideHeight,
-      dilation: info.dilationHeight,
-      padBefore: info.padInfo.top,
-    },
-    cols: {
-      inSize: info.inWidth,
-      outSize: dy.shape[2],
-      filterSize: kw,
-      stride: info.strideWidth,
-      dilation: info.dilationWidth,
-      padBefore: info.padInfo.left,
-    },
+    ...convAxes(info, { height: kh, width: kw }, { height: dy.shape[1], width: dy.shape[2] }),
     // sub[jh, jw, o, i] = filter[tapsH[jh], tapsW[jw], i, o]
     subFilter(tapsH, tapsW) {
       const sub = allocF32(backend, [tapsH.length, tapsW.length, outC, inC]);

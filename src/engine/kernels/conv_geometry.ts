@@ -20,6 +20,43 @@ export interface ConvAxis {
   padBefore: number;
 }
 
+/** Conv2DInfo's fields that describe the two spatial axes (structural, so this file stays tensor-free). */
+export interface SpatialConvInfo {
+  inHeight: number;
+  inWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  dilationHeight: number;
+  dilationWidth: number;
+  padInfo: { top: number; left: number };
+}
+
+/** Both spatial axes of a convolution: geometry from tfjs's Conv2DInfo, output sizes from dy. */
+export function convAxes(
+  info: SpatialConvInfo,
+  filter: { height: number; width: number },
+  out: { height: number; width: number },
+): { rows: ConvAxis; cols: ConvAxis } {
+  return {
+    rows: {
+      inSize: info.inHeight,
+      outSize: out.height,
+      filterSize: filter.height,
+      stride: info.strideHeight,
+      dilation: info.dilationHeight,
+      padBefore: info.padInfo.top,
+    },
+    cols: {
+      inSize: info.inWidth,
+      outSize: out.width,
+      filterSize: filter.width,
+      stride: info.strideWidth,
+      dilation: info.dilationWidth,
+      padBefore: info.padInfo.left,
+    },
+  };
+}
+
 /**
  * The input gradient split by output phase ("sub-pixel" decomposition): the dx positions i ≡ residue (mod
  * stride) only receive the filter taps k with k·dilation ≡ residue + padBefore (mod stride), and for them

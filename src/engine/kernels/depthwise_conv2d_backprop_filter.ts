@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { filterGradAxis, type ConvAxis } from './conv_geometry.js';
+import { convAxes, filterGradAxis } from './conv_geometry.js';
 import { dyGrid, forBatchGroups, gridCells, nhwcPhaseGrid, tapShifts, type GridSpec } from './phase_grid.js';
 import {
   allocF32,
@@ -57,22 +57,7 @@ function depthwiseConv2dNativeBackpropFilter(args: {
     true,
   );
   const [, outH, outW, cm] = dy.shape;
-  const rows: ConvAxis = {
-    inSize: info.inHeight,
-    outSize: outH,
-    filterSize: kh,
-    stride: info.strideHeight,
-    dilation: info.dilationHeight,
-    padBefore: info.padInfo.top,
-  };
-  const cols: ConvAxis = {
-    inSize: info.inWidth,
-    outSize: outW,
-    filterSize: kw,
-    stride: info.strideWidth,
-    dilation: info.dilationWidth,
-    padBefore: info.padInfo.left,
-  };
+  const { rows, cols } = convAxes(info, { height: kh, width: kw }, { height: outH, width: outW });
   const spec: GridSpec = { rows, cols, gr: filterGradAxis(rows), gc: filterGradAxis(cols) };
   const taps = tapShifts(spec);
   const acc = new Float64Array(taps.length * cm);

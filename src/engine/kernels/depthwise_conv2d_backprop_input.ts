@@ -3,6 +3,7 @@
  * convolution of dy with the rotated filter, per output phase for strided convolutions; with a channel
  * multiplier m the m gradient maps of each input channel are summed (an inner-axis Sum).
  */
+import { convAxes } from './conv_geometry.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { inputGradByPhases } from './input_grad_by_phases.js';
@@ -70,22 +71,7 @@ function depthwiseConv2dNativeBackpropInput(args: {
     backend,
     dy,
     inShape: attrs.inputShape,
-    rows: {
-      inSize: info.inHeight,
-      outSize: dy.shape[1],
-      filterSize: kh,
-      stride: info.strideHeight,
-      dilation: info.dilationHeight,
-      padBefore: info.padInfo.top,
-    },
-    cols: {
-      inSize: info.inWidth,
-      outSize: dy.shape[2],
-      filterSize: kw,
-      stride: info.strideWidth,
-      dilation: info.dilationWidth,
-      padBefore: info.padInfo.left,
-    },
+    ...convAxes(info, { height: kh, width: kw }, { height: dy.shape[1], width: dy.shape[2] }),
     // sub[jh, jw, c·m + q, 0] = filter[tapsH[jh], tapsW[jw], c, q]: each tap's (c, q) block is contiguous.
     subFilter(tapsH, tapsW) {
       const sub = allocF32(backend, [tapsH.length, tapsW.length, expanded, 1]);
