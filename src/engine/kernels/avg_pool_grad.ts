@@ -17,30 +17,17 @@ import {
   runWasmKernel,
   type BackendWasm,
 } from './wasm_backend.js';
-
-interface Attrs {
-  filterSize: number | [number, number];
-  strides: number | [number, number];
-  pad: 'valid' | 'same' | number | number[][];
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-}
+import { poolInfo, type PoolGradAttrs } from './pool_info.js';
 
 function avgPoolGrad(args: {
   inputs: { dy: TensorInfo; input: TensorInfo };
   backend: BackendWasm;
-  attrs: Attrs;
+  attrs: PoolGradAttrs;
 }) {
   const { inputs, backend, attrs } = args;
   const { dy, input } = inputs;
   assertFloat32('AvgPoolGrad', dy, input);
-  const info = tf.backend_util.computePool2DInfo(
-    input.shape as [number, number, number, number],
-    attrs.filterSize,
-    attrs.strides,
-    1,
-    attrs.pad as 'same',
-    attrs.dimRoundingMode,
-  );
+  const info = poolInfo(input, attrs);
   const { inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth } = info;
   const { top, bottom, left, right } = info.padInfo;
 

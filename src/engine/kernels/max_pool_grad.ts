@@ -7,30 +7,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { allocF32, assertFloat32, heapF32, offsetF32, type BackendWasm } from './wasm_backend.js';
-
-interface Attrs {
-  filterSize: number | [number, number];
-  strides: number | [number, number];
-  pad: 'valid' | 'same' | number | number[][];
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-}
+import { poolInfo, type PoolGradAttrs } from './pool_info.js';
 
 function maxPoolGrad(args: {
   inputs: { dy: TensorInfo; input: TensorInfo; output?: TensorInfo };
   backend: BackendWasm;
-  attrs: Attrs;
+  attrs: PoolGradAttrs;
 }) {
   const { inputs, backend, attrs } = args;
   const { dy, input } = inputs;
   assertFloat32('MaxPoolGrad', dy, input);
-  const info = tf.backend_util.computePool2DInfo(
-    input.shape as [number, number, number, number],
-    attrs.filterSize,
-    attrs.strides,
-    1,
-    attrs.pad as 'same',
-    attrs.dimRoundingMode,
-  );
+  const info = poolInfo(input, attrs);
   const {
     batchSize,
     inHeight,
