@@ -1,16 +1,7 @@
 /** Seeded randomness for reproducible benchmarks, synthetic data and pair sampling. */
 
-/** A small, fast, seedable PRNG (mulberry32) so benchmark and tests are reproducible. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seedable PRNG the whole project uses (one implementation, in the engine's initialiser). */
+export { mulberry32 } from '../engine/graph/init.js';
 
 /** Standard normal samples by Box–Muller. */
 export function gaussian(rand: () => number): () => number {

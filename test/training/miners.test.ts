@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { gaussian, mulberry32 } from '../../src/engine/graph/index.js';
+import { unitRows } from '../helpers/vectors.js';
 import { squaredEuclidean } from '../../src/training/distances/index.js';
 import { TripletMarginLoss, type TripletLossOptions } from '../../src/training/losses/index.js';
 import {
@@ -13,18 +13,6 @@ import {
   type Miner,
   type Triplets,
 } from '../../src/training/miners/index.js';
-
-/** n unit vectors of size dim (seeded). */
-function unitRows(n: number, dim: number, seed: number): Float32Array {
-  const g = gaussian(mulberry32(seed));
-  const e = new Float32Array(n * dim);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let k = 0; k < dim; k++) s += (e[i * dim + k] = g()) ** 2;
-    for (let k = 0; k < dim; k++) e[i * dim + k] /= Math.sqrt(s);
-  }
-  return e;
-}
 
 // Four identities × three images, plus a singleton (it anchors no triplet but serves as a negative).
 const labels = [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4];
