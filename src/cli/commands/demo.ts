@@ -77,8 +77,9 @@ export async function faceDemo(outDir: string): Promise<FaceDemoResult> {
     note(`enrolled ${enrolled.length} people from one photo each: ${path.basename(first)}`);
     const identified: FaceDemoResult['identified'] = [];
     for (const file of [first, ...rest]) {
-      const r = await v.identify(file, { top: 1 });
-      const canvas = cloneImage(await v.load(file));
+      const photo = await v.load(file);
+      const r = await v.identify(photo, { top: 1 });
+      const canvas = cloneImage(photo);
       const thick = Math.max(2, Math.round(canvas.width / 400));
       const scale = Math.max(2, Math.round(canvas.width / 320));
       for (const f of r.faces) {

@@ -5,7 +5,7 @@ import { loadCalibration, saveCalibration, withPolicy } from '../../faces/calibr
 import { calibrateThreshold, evaluateIdentify, evaluatePairList } from '../../faces/evaluate.js';
 import { loadPairs, makePairs } from '../../eval/pairs.js';
 import { emit, note } from '../output.js';
-import { progressBar } from '../progress.js';
+import { progressBar, type Progress } from '../progress.js';
 import { parseNumber } from './faces.js';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -28,8 +28,8 @@ function common(cmd: Command): Command {
 }
 
 function batchOptions(o: EvalCliOptions, label: string) {
-  const bar = progressBar(label, 1);
-  let started = false;
+  // The bar is made on the first progress report, when the number of images is known.
+  let bar: Progress | undefined;
   return {
     opts: {
       model: o.model,
@@ -38,15 +38,11 @@ function batchOptions(o: EvalCliOptions, label: string) {
       cache: o.cache,
       fallback: o.fallback,
       onProgress: (done: number, total: number) => {
-        if (!started) {
-          bar.stop();
-          started = true;
-          Object.assign(bar, progressBar(label, total));
-        }
+        bar ??= progressBar(label, total);
         bar.update(done);
       },
     },
-    stop: () => bar.stop(),
+    stop: () => bar?.stop(),
   };
 }
 
