@@ -6,11 +6,11 @@ import { VisageError } from '../../errors.js';
 import { initEngine } from '../backend.js';
 import {
   deserializeError,
+  loadTask,
   serializeError,
   Transfer,
   type RunMessage,
   type SerializedError,
-  type TaskFn,
   type WorkerMessage,
 } from './protocol.js';
 
@@ -315,8 +315,6 @@ export class WorkerPool {
   }
 }
 
-const inProcessModules = new Map<string, Promise<Record<string, unknown>>>();
-
 async function runInProcess<R>(
   module: string,
   fn: string,
@@ -325,14 +323,8 @@ async function runInProcess<R>(
 ): Promise<R> {
   try {
     await initEngine(backend);
-    let mod = inProcessModules.get(module);
-    if (!mod) {
-      mod = import(module) as Promise<Record<string, unknown>>;
-      inProcessModules.set(module, mod);
-    }
-    const f = (await mod)[fn];
-    if (typeof f !== 'function') throw new Error(`task module ${module} has no exported function "${fn}"`);
-    const out = await (f as TaskFn)(payload);
+    const f = await loadTask(module, fn);
+    const out = await f(payload);
     return (out instanceof Transfer ? out.value : out) as R;
   } catch (e) {
     if (e instanceof VisageError) throw e;

@@ -78,3 +78,18 @@ export function deserializeError(e: SerializedError, where: string): VisageError
     workerStack: e.stack,
   });
 }
+
+/** Task modules already imported in this thread (by URL): each is loaded once per thread. */
+const taskModules = new Map<string, Promise<Record<string, unknown>>>();
+
+/** The task function `fn` exported by the ES module at `module`, importing it on first use. */
+export async function loadTask(module: string, fn: string): Promise<TaskFn> {
+  let mod = taskModules.get(module);
+  if (!mod) {
+    mod = import(module) as Promise<Record<string, unknown>>;
+    taskModules.set(module, mod);
+  }
+  const f = (await mod)[fn];
+  if (typeof f !== 'function') throw new Error(`task module ${module} has no exported function "${fn}"`);
+  return f as TaskFn;
+}

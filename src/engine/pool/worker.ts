@@ -5,23 +5,10 @@
 import { parentPort, workerData, type TransferListItem } from 'node:worker_threads';
 import type { BackendName } from '../../config.js';
 import { initEngine } from '../backend.js';
-import { serializeError, Transfer, type RunMessage, type TaskFn, type WorkerMessage } from './protocol.js';
+import { loadTask, serializeError, Transfer, type RunMessage, type WorkerMessage } from './protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('pool worker entry must run in a worker thread');
-
-const modules = new Map<string, Promise<Record<string, unknown>>>();
-
-async function loadTask(module: string, fn: string): Promise<TaskFn> {
-  let mod = modules.get(module);
-  if (!mod) {
-    mod = import(module) as Promise<Record<string, unknown>>;
-    modules.set(module, mod);
-  }
-  const f = (await mod)[fn];
-  if (typeof f !== 'function') throw new Error(`task module ${module} has no exported function "${fn}"`);
-  return f as TaskFn;
-}
 
 const post = (m: WorkerMessage, transfer?: TransferListItem[]) => port.postMessage(m, transfer);
 
