@@ -13,7 +13,7 @@ import { flipHorizontal, resize } from '../image/geometry.js';
 import type { RgbImage } from '../image/rgb.js';
 import { imagesToBatch } from '../image/tensor.js';
 import { loadDlibResnet } from './models/dlib-resnet.js';
-import { fuseConvAffineActivation } from './models/fuse.js';
+import { fuseConvAffineActivation } from '../engine/graph/fuse.js';
 
 export interface EncodeOptions {
   /** Test-time augmentation: average the descriptors of the chip and its mirror image, renormalised. */

@@ -3,4 +3,5 @@ export { inferShapes, weightSpecs, type WeightSpec } from './shapes.js';
 export { initWeights, mulberry32, gaussian } from './init.js';
 export { TfjsNetwork, type ForwardOptions } from './tfjs-executor.js';
 export { foldBatchNorm } from './fold.js';
+export { fuseConvAffineActivation } from './fuse.js';
 export { saveModel, loadModel, type SavedModel } from './serialize.js';

@@ -2,16 +2,10 @@
  * Inference-only graph rewrites for imported networks (dlib's ResNet is conv → affine → relu 29 times):
  * fold a per-channel affine into the conv that feeds it (w' = w·s, b' = b·s + o), and fuse a following
  * activation into the conv, so each layer is one fused tfjs kernel instead of three ops.
- * TODO(lead): fold.ts is the natural home for these next to foldBatchNorm.
+ * Beside fold.ts's foldBatchNorm: both are executor-independent rewrites of a NetworkDef.
  */
-import type {
-  Conv2dNode,
-  DepthwiseConv2dNode,
-  GraphNode,
-  NetworkDef,
-  WeightMap,
-} from '../../engine/graph/types.js';
-import { nodeInputs } from '../../engine/graph/types.js';
+import type { Conv2dNode, DepthwiseConv2dNode, GraphNode, NetworkDef, WeightMap } from './types.js';
+import { nodeInputs } from './types.js';
 
 type Conv = Conv2dNode | DepthwiseConv2dNode;
 
