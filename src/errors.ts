@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'E_BAD_GALLERY'
   | 'E_BAD_MODEL'
   | 'E_BAD_WEIGHTS'
+  | 'E_WRONG_NETWORK'
   | 'E_UNKNOWN_LAYER'
   | 'E_BAD_DATASET'
   | 'E_BAD_INPUT'
