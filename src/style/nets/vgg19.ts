@@ -70,8 +70,10 @@ export function vgg19Def(opts: Vgg19DefOptions = {}): NetworkDef {
 
 /** How the weights' original framework fed images to VGG-19. */
 export type Vgg19Preprocessing =
-  /** Caffe/Keras/MatConvNet: BGR, 0..255, minus the ImageNet mean pixel. */
+  /** Caffe/Keras: BGR, 0..255, minus the ImageNet mean pixel. */
   | 'caffe'
+  /** MatConvNet: RGB, 0..255, minus the same mean pixel (its `normalization.averageImage`). */
+  | 'matconvnet'
   /** torchvision: RGB, 0..1, normalised by the ImageNet mean and std. */
   | 'torch';
 
@@ -82,6 +84,8 @@ const TORCH_STD = [0.229, 0.224, 0.225];
 export function vgg19Preprocess(kind: Vgg19Preprocessing): (rgb: tf.Tensor4D) => tf.Tensor4D {
   if (kind === 'caffe')
     return (rgb) => tf.tidy(() => tf.sub(tf.reverse(rgb, -1), tf.tensor1d(CAFFE_MEAN_BGR)) as tf.Tensor4D);
+  if (kind === 'matconvnet')
+    return (rgb) => tf.tidy(() => tf.sub(rgb, tf.tensor1d([...CAFFE_MEAN_BGR].reverse())) as tf.Tensor4D);
   return (rgb) =>
     tf.tidy(
       () => tf.div(tf.sub(tf.div(rgb, 255), tf.tensor1d(TORCH_MEAN)), tf.tensor1d(TORCH_STD)) as tf.Tensor4D,
