@@ -1,9 +1,13 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { initEngine } from '../engine/backend.js';
 import { VisageError } from '../errors.js';
 import { assertRgbImage, type RgbImage } from '../image/index.js';
 import { luminanceInputs, recombineChrominance } from './colors.js';
 import type { FeatureNet } from './feature-net.js';
 import { loadInceptionV3 } from './nets/inception-v3.js';
+import { VGG19_DEFAULT_CONTENT, VGG19_DEFAULT_STYLE } from './nets/vgg19.js';
+import { vgg19FromFile, vgg19UntilFor } from './weights/index.js';
 import {
   fitLongSide,
   runTransfer,
@@ -17,6 +21,15 @@ export { contentCost, gramMatrix, styleLayerCost, styleCost, totalVariation } fr
 export { GraphFeatureNet, type FeatureNet } from './feature-net.js';
 export { loadInceptionV3, readInceptionV3, INCEPTION_V3_NAME } from './nets/inception-v3.js';
 export { vgg19Def, vgg19FeatureNet, randomVgg19, VGG19_CONV_LAYERS } from './nets/vgg19.js';
+export {
+  detectWeightFormat,
+  loadVgg19Weights,
+  saveVgg19Weights,
+  vgg19FromFile,
+  type Vgg19FromFileOptions,
+  type Vgg19WeightFormat,
+  type Vgg19Weights,
+} from './weights/index.js';
 export {
   runTransfer,
   evaluateCosts,
@@ -54,6 +67,40 @@ export const STYLE_DEFAULTS = {
   padding: 'zero',
 } as const;
 
+/**
+ * Defaults for VGG-19 (`weights`, or a network named "vgg19…"): the classic Gatys/course setting rather
+ * than the InceptionV3 tuning above. The course (DLS C4W4) runs Adam with step 2 on the pixels of a
+ * 0..255, mean-subtracted image (MatConvNet's weights), α = 10, β = 40 on its normalised costs (ours:
+ * J_content / 4·n_H·n_W·n_C, J_style[l] / 4·n_C²·(n_H·n_W)²), λ = 0.2 on conv1_1…conv5_1, content
+ * conv4_2, starting from the content image plus noise; neither it nor Gatys et al. use total variation.
+ * VGG-19 needs none of the InceptionV3 remedies: its 3×3 'same' convolutions and 2×2 poolings leave no
+ * grid artefacts to jitter away, and its layers' Gram costs stay within a few orders of magnitude on
+ * these normalised costs. Assumes 0..255-scale preprocessing (Keras/Caffe, MatConvNet); torchvision
+ * weights see ~58× smaller inputs, so their J_style/J_content balance differs (set α, β yourself).
+ */
+export const VGG19_STYLE_DEFAULTS = {
+  size: 256,
+  contentWeight: 10,
+  styleWeight: 40,
+  tvWeight: 0,
+  normalizeStyleLayers: 'none',
+  smoothing: 'none',
+  iterations: 150,
+  optimizer: 'adam',
+  parametrization: 'pixels',
+  learningRate: 2,
+  init: 'content',
+  initNoise: 20,
+  seed: 1,
+  jitter: 0,
+  styleScale: 1,
+} as const;
+
+/** The defaults that go with a network: VGG-19's for any "vgg19…" FeatureNet, else InceptionV3's. */
+export function styleDefaultsFor(net: FeatureNet): typeof STYLE_DEFAULTS | typeof VGG19_STYLE_DEFAULTS {
+  return net.name.startsWith('vgg19') ? VGG19_STYLE_DEFAULTS : STYLE_DEFAULTS;
+}
+
 export interface StylizeOptions extends Partial<Omit<TransferOptions, 'scales'>> {
   /**
    * Long side of the output in pixels (ignored when `scales` is given). Sizes above 384 run
@@ -73,6 +120,13 @@ export interface StylizeOptions extends Partial<Omit<TransferOptions, 'scales'>>
   preserveColors?: boolean;
   /** Feature network (default: the shipped InceptionV3, loaded once per process). */
   network?: FeatureNet;
+  /**
+   * VGG-19 weights file (Keras .h5, MatConvNet .mat, PyTorch .pth, tfjs/Visage model.json): use VGG-19
+   * with its defaults (VGG19_STYLE_DEFAULTS). Only the layers up to the deepest one used are read.
+   */
+  weights?: string;
+  /** VGG-19's pooling (with `weights`): Gatys et al. prefer 'avg'. Default 'max'. */
+  pooling?: 'max' | 'avg';
 }
 
 export interface StylizeResult extends TransferResult {
@@ -84,6 +138,7 @@ export interface StylizeResult extends TransferResult {
 }
 
 let defaultNet: FeatureNet | undefined;
+let fileNet: { key: string; net: Promise<FeatureNet> } | undefined;
 
 /** The shipped InceptionV3 FeatureNet, loaded on first use and kept for the process. */
 export async function defaultStyleNetwork(): Promise<FeatureNet> {
@@ -92,10 +147,35 @@ export async function defaultStyleNetwork(): Promise<FeatureNet> {
   return defaultNet;
 }
 
-/** Free the cached default network (its weights live in the engine). */
+/** Free the cached default network and the last VGG-19 read from a file (their weights live in the engine). */
 export function releaseDefaultStyleNetwork(): void {
   defaultNet?.dispose();
   defaultNet = undefined;
+  releaseFileNetwork();
+}
+
+function releaseFileNetwork(): void {
+  void fileNet?.net.then((n) => n.dispose()).catch(() => undefined);
+  fileNet = undefined;
+}
+
+/** VGG-19 from `file` up to the deepest layer asked for; the last one is kept while the file is unchanged. */
+async function weightsNetwork(file: string, opts: StylizeOptions): Promise<FeatureNet> {
+  const until = vgg19UntilFor([
+    opts.contentLayer ?? VGG19_DEFAULT_CONTENT,
+    ...Object.keys(opts.styleLayers ?? VGG19_DEFAULT_STYLE),
+  ]);
+  const st = await fs.promises.stat(file).catch(() => undefined);
+  const key = [path.resolve(file), st?.mtimeMs, st?.size, until, opts.pooling ?? 'max'].join('|');
+  if (fileNet?.key !== key) {
+    releaseFileNetwork();
+    const net = vgg19FromFile(file, { until, pooling: opts.pooling });
+    fileNet = { key, net };
+    net.catch(() => {
+      if (fileNet?.net === net) fileNet = undefined;
+    });
+  }
+  return fileNet.net;
 }
 
 /** Coarse-to-fine ladder for an output long side: halve while the next step stays ≥ 256 px. */
@@ -135,31 +215,43 @@ export async function stylize(
         styleBlend: blend,
       },
     );
-  const size = opts.size ?? STYLE_DEFAULTS.size;
+  if (opts.weights !== undefined && opts.network)
+    throw new VisageError('E_BAD_OPTION', 'give either a network or a weights file, not both');
+  if (opts.pooling !== undefined && !['max', 'avg'].includes(opts.pooling))
+    throw new VisageError('E_BAD_OPTION', `pooling must be max or avg, got "${String(opts.pooling)}"`);
+  if (opts.pooling !== undefined && opts.weights === undefined)
+    throw new VisageError(
+      'E_BAD_OPTION',
+      'pooling applies to VGG-19 read from a weights file (weights/--weights)',
+    );
+
+  const size = opts.size ?? STYLE_DEFAULTS.size; // VGG19_STYLE_DEFAULTS.size is the same
   if (opts.scales === undefined && (!Number.isInteger(size) || size < 32))
     throw new VisageError('E_BAD_OPTION', `size must be an integer ≥ 32, got ${size}`, { size });
 
+  const net =
+    opts.network ??
+    (opts.weights !== undefined ? await weightsNetwork(opts.weights, opts) : await defaultStyleNetwork());
+  const d = styleDefaultsFor(net);
   const scales = opts.scales ?? autoScales(size);
-  const net = opts.network ?? (await defaultStyleNetwork());
   const t: TransferOptions = {
-    contentWeight: opts.contentWeight ?? STYLE_DEFAULTS.contentWeight,
-    styleWeight: opts.styleWeight ?? STYLE_DEFAULTS.styleWeight,
-    tvWeight: opts.tvWeight ?? STYLE_DEFAULTS.tvWeight,
+    contentWeight: opts.contentWeight ?? d.contentWeight,
+    styleWeight: opts.styleWeight ?? d.styleWeight,
+    tvWeight: opts.tvWeight ?? d.tvWeight,
     contentLayer: opts.contentLayer ?? net.defaultContentLayer,
     styleLayers: opts.styleLayers ?? { ...net.defaultStyleLayers },
-    normalizeStyleLayers: opts.normalizeStyleLayers ?? STYLE_DEFAULTS.normalizeStyleLayers,
-    smoothing: opts.smoothing ?? STYLE_DEFAULTS.smoothing,
-    iterations:
-      opts.iterations ?? scales.map((_, i) => (i === 0 ? STYLE_DEFAULTS.iterations : i === 1 ? 100 : 50)),
+    normalizeStyleLayers: opts.normalizeStyleLayers ?? d.normalizeStyleLayers,
+    smoothing: opts.smoothing ?? d.smoothing,
+    iterations: opts.iterations ?? scales.map((_, i) => (i === 0 ? d.iterations : i === 1 ? 100 : 50)),
     scales,
-    optimizer: opts.optimizer ?? STYLE_DEFAULTS.optimizer,
-    parametrization: opts.parametrization ?? STYLE_DEFAULTS.parametrization,
-    learningRate: opts.learningRate ?? STYLE_DEFAULTS.learningRate,
-    init: opts.init ?? STYLE_DEFAULTS.init,
-    initNoise: opts.initNoise ?? STYLE_DEFAULTS.initNoise,
-    seed: opts.seed ?? STYLE_DEFAULTS.seed,
-    jitter: opts.jitter ?? STYLE_DEFAULTS.jitter,
-    styleScale: opts.styleScale ?? STYLE_DEFAULTS.styleScale,
+    optimizer: opts.optimizer ?? d.optimizer,
+    parametrization: opts.parametrization ?? d.parametrization,
+    learningRate: opts.learningRate ?? d.learningRate,
+    init: opts.init ?? d.init,
+    initNoise: opts.initNoise ?? d.initNoise,
+    seed: opts.seed ?? d.seed,
+    jitter: opts.jitter ?? d.jitter,
+    styleScale: opts.styleScale ?? d.styleScale,
     signal: opts.signal,
     onProgress: opts.onProgress,
     onPreview: opts.onPreview,

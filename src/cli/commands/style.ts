@@ -7,14 +7,16 @@ import {
   releaseDefaultStyleNetwork,
   STYLE_DEFAULTS,
   stylize,
+  VGG19_STYLE_DEFAULTS,
   type StylizeOptions,
 } from '../../style/index.js';
+import { loadVgg19Weights, saveVgg19Weights } from '../../style/weights/index.js';
 import { emit, note } from '../output.js';
 import { progressBar } from '../progress.js';
 import { parseNumber } from './faces.js';
 
 interface StyleCliOptions {
-  out: string;
+  out?: string;
   size?: string;
   iterations?: string;
   contentWeight?: string;
@@ -30,6 +32,8 @@ interface StyleCliOptions {
   scales?: string;
   seed?: string;
   previewEvery?: string;
+  weights?: string;
+  pooling?: string;
 }
 
 const nonNegative = (n: number) => Number.isFinite(n) && n >= 0;
@@ -72,7 +76,14 @@ export function styleOptionsFrom(o: StyleCliOptions): StylizeOptions {
     previewEvery: parseNumber(o.previewEvery, '--preview-every', positiveInt),
     contentLayer: o.contentLayer,
     preserveColors: o.preserveColors,
+    weights: o.weights,
   };
+  if (o.pooling) {
+    if (o.pooling !== 'max' && o.pooling !== 'avg')
+      throw new VisageError('E_BAD_OPTION', `--pooling must be max or avg, got "${o.pooling}"`);
+    if (!o.weights) throw new VisageError('E_BAD_OPTION', '--pooling applies to VGG-19: give --weights');
+    opts.pooling = o.pooling;
+  }
   if (o.styleLayers) opts.styleLayers = parseStyleLayers(o.styleLayers);
   if (o.styleBlend) opts.styleBlend = list(o.styleBlend, '--style-blend', nonNegative);
   if (o.scales) opts.scales = list(o.scales, '--scales', (n) => Number.isInteger(n) && n >= 32);
@@ -91,17 +102,28 @@ export function styleOptionsFrom(o: StyleCliOptions): StylizeOptions {
 }
 
 export function registerStyle(program: Command): void {
-  program
-    .command('style')
+  const style = program.command('style');
+  registerConvertWeights(style);
+  style
     .description('neural style transfer (Gatys): paint <content> in the style of <style...>')
     .argument('<content>', 'content photo')
     .argument('<styles...>', 'one or more style images')
-    .requiredOption('-o, --out <file>', 'output image (.png or .jpg)')
+    // Checked in the action, not by commander: a required option would also be demanded of convert-weights.
+    .option('-o, --out <file>', 'output image (.png or .jpg), required')
     .option('--size <px>', `long side of the output (default ${STYLE_DEFAULTS.size})`)
     .option('--iterations <n>', `optimisation steps per scale (default ${STYLE_DEFAULTS.iterations})`)
-    .option('--content-weight <α>', `content weight α (default ${STYLE_DEFAULTS.contentWeight})`)
-    .option('--style-weight <β>', `style weight β (default ${STYLE_DEFAULTS.styleWeight})`)
-    .option('--tv-weight <w>', `total-variation weight (default ${STYLE_DEFAULTS.tvWeight})`)
+    .option(
+      '--content-weight <α>',
+      `content weight α (default ${STYLE_DEFAULTS.contentWeight}; ${VGG19_STYLE_DEFAULTS.contentWeight} with --weights)`,
+    )
+    .option(
+      '--style-weight <β>',
+      `style weight β (default ${STYLE_DEFAULTS.styleWeight}; ${VGG19_STYLE_DEFAULTS.styleWeight} with --weights)`,
+    )
+    .option(
+      '--tv-weight <w>',
+      `total-variation weight (default ${STYLE_DEFAULTS.tvWeight}; ${VGG19_STYLE_DEFAULTS.tvWeight} with --weights)`,
+    )
     .option('--style-layers <name:λ,...>', 'style layers and their weights λ')
     .option('--content-layer <name>', 'content layer')
     .option('--optimizer <adam|lbfgs>', `optimiser (default ${STYLE_DEFAULTS.optimizer})`)
@@ -112,13 +134,20 @@ export function registerStyle(program: Command): void {
     .option('--scales <s1,s2,...>', 'coarse-to-fine long sides, e.g. 256,512 (the last is the output size)')
     .option('--seed <n>', `random seed (default ${STYLE_DEFAULTS.seed})`)
     .option('--preview-every <n>', 'write an intermediate image every n iterations (next to the output)')
+    .option(
+      '--weights <file>',
+      'use VGG-19 with these weights (Keras .h5, MatConvNet .mat, PyTorch .pth, model.json; see docs/style-weights.md)',
+    )
+    .option('--pooling <max|avg>', 'VGG-19 pooling with --weights (Gatys: avg; default max)')
     .action(async (content: string, styles: string[], o: StyleCliOptions) => {
+      if (!o.out) throw new VisageError('E_USAGE', "required option '-o, --out <file>' not specified");
+      const out = o.out;
       const opts = styleOptionsFrom(o);
       const contentImg = await decodeImage(content);
       const styleImgs = await Promise.all(styles.map((s) => decodeImage(s)));
-      const ext = path.extname(o.out).toLowerCase();
+      const ext = path.extname(out).toLowerCase();
       if (!['.png', '.jpg', '.jpeg'].includes(ext))
-        throw new VisageError('E_BAD_OPTION', `--out must end in .png, .jpg or .jpeg, got "${o.out}"`);
+        throw new VisageError('E_BAD_OPTION', `--out must end in .png, .jpg or .jpeg, got "${out}"`);
       // Ctrl-C stops the optimisation; the best image so far is still written.
       const abort = new AbortController();
       const onSigint = () => {
@@ -137,15 +166,15 @@ export function registerStyle(program: Command): void {
           },
           onPreview: opts.previewEvery
             ? (img, p) =>
-                writeImage(o.out.replace(/(\.\w+)$/, `.preview-${String(p.step).padStart(4, '0')}$1`), img)
+                writeImage(out.replace(/(\.\w+)$/, `.preview-${String(p.step).padStart(4, '0')}$1`), img)
             : undefined,
         });
         bar?.stop();
-        await writeImage(o.out, r.image);
+        await writeImage(out, r.image);
         if (r.stats.aborted) process.exitCode = 130;
-        emit({ output: o.out, stats: r.stats, options: r.options, history: r.history }, () =>
+        emit({ output: out, stats: r.stats, options: r.options, history: r.history }, () =>
           [
-            `wrote ${o.out} (${r.image.width}×${r.image.height})${r.stats.aborted ? ' — interrupted, best image so far' : ''}`,
+            `wrote ${out} (${r.image.width}×${r.image.height})${r.stats.aborted ? ' — interrupted, best image so far' : ''}`,
             `J_style ${r.stats.initial.Jstyle.toExponential(3)} → ${r.stats.final.Jstyle.toExponential(3)} (${r.stats.styleReduction.toFixed(1)}× lower), J_content ${r.stats.final.Jcontent.toExponential(3)}`,
             `${r.stats.iterations} iterations in ${r.stats.seconds.toFixed(1)} s (${r.stats.secondsPerIteration.toFixed(2)} s/iteration), network ${r.options.network}`,
           ].join('\n'),
@@ -155,5 +184,32 @@ export function registerStyle(program: Command): void {
         process.off('SIGINT', onSigint);
         releaseDefaultStyleNetwork();
       }
+    });
+}
+
+/**
+ * `visage style convert-weights <in> <outDir>`: any VGG-19 weights file Visage reads → a Visage model
+ * folder (float32, the preprocessing recorded), which then loads as fast as the disk reads.
+ */
+function registerConvertWeights(style: Command): void {
+  style
+    .command('convert-weights')
+    .description(
+      'convert VGG-19 weights (.h5, .mat, .pth, model.json) to a Visage model folder for --weights',
+    )
+    .argument('<in>', 'VGG-19 weights file')
+    .argument('<outDir>', 'folder to write model.json and weights.bin to')
+    .option('--until <layer>', 'last layer to keep (conv5_1 is the deepest style transfer uses)', 'conv5_1')
+    .action(async (input: string, outDir: string, o: { until: string }) => {
+      const w = await loadVgg19Weights(input, { until: o.until });
+      saveVgg19Weights(outDir, w);
+      const layers = [...w.weights.keys()].filter((k) => k.endsWith('/kernel')).map((k) => k.slice(0, -7));
+      const values = [...w.weights.values()].reduce((n, t) => n + t.data.length, 0);
+      emit(
+        { input, format: w.format, preprocessing: w.preprocessing, output: outDir, layers, values },
+        () =>
+          `wrote ${outDir} (VGG-19 ${layers[0]}…${layers[layers.length - 1]}, ${(values / 1e6).toFixed(1)} M values, ` +
+          `${w.preprocessing} preprocessing, from ${w.format}); use it with visage style --weights ${outDir}`,
+      );
     });
 }

@@ -104,18 +104,26 @@ export const VGG19_DEFAULT_STYLE: Record<string, number> = {
 
 export interface Vgg19Options extends Vgg19DefOptions {
   preprocessing?: Vgg19Preprocessing;
+  /** The network's name in results (e.g. which weights file it came from). Default "vgg19". */
+  name?: string;
 }
 
-/** A VGG-19 FeatureNet with the given weights (names `conv1_1/kernel` HWIO, `conv1_1/bias`). */
+/**
+ * A VGG-19 FeatureNet with the given weights (names `conv1_1/kernel` HWIO, `conv1_1/bias`), built up to
+ * `until` (default conv5_1). Default layers are Gatys': content conv4_2, style conv1_1…conv5_1 (λ = 0.2),
+ * restricted to those the network has, so a net cut after conv2_1 still works for early layers.
+ */
 export function vgg19FeatureNet(weights: WeightMap, opts: Vgg19Options = {}): GraphFeatureNet {
   const def = vgg19Def({ ...opts, until: opts.until ?? 'conv5_1' });
+  if (opts.name) def.name = opts.name;
   // Layers past `until` (conv5_2 …) are not needed; keep their weights out of the engine.
   const nodes = new Set(def.nodes.map((n) => n.name));
   const used: WeightMap = new Map([...weights].filter(([k]) => nodes.has(k.slice(0, k.lastIndexOf('/')))));
+  const style = Object.fromEntries(Object.entries(VGG19_DEFAULT_STYLE).filter(([l]) => nodes.has(l)));
   return new GraphFeatureNet(def, used, {
     preprocess: vgg19Preprocess(opts.preprocessing ?? 'caffe'),
-    defaultContentLayer: VGG19_DEFAULT_CONTENT,
-    defaultStyleLayers: VGG19_DEFAULT_STYLE,
+    defaultContentLayer: nodes.has(VGG19_DEFAULT_CONTENT) ? VGG19_DEFAULT_CONTENT : def.outputs[0],
+    defaultStyleLayers: Object.keys(style).length ? style : { [def.outputs[0]]: 1 },
   });
 }
 

@@ -10,8 +10,10 @@ export interface Vgg19Weights {
   weights: WeightMap;
   /** How the file's framework fed images to the network (channel order, mean, scale). */
   preprocessing: Vgg19Preprocessing;
-  /** The file format, for messages and `--json`: 'keras-h5' | 'matconvnet' | 'pytorch' | 'tfjs'. */
+  /** The file format, for messages and `--json` ('visage': our own model folder, see saveVgg19Weights). */
   format: Vgg19WeightFormat;
+  /** Things the user should know that do not stop the load (e.g. an unusual mean pixel in a .mat). */
+  warnings?: string[];
 }
 
-export type Vgg19WeightFormat = 'keras-h5' | 'matconvnet' | 'pytorch' | 'tfjs';
+export type Vgg19WeightFormat = 'keras-h5' | 'matconvnet' | 'pytorch' | 'tfjs' | 'visage';
