@@ -1,14 +1,16 @@
 /**
  * Validation of an embedding during training, on identities never trained on: every pair of images
- * (squared L2 distance) for pair accuracy at its best threshold and ROC AUC, and one-shot identification
- * (each identity's first image enrolled, every other image probed against that gallery).
+ * (squared L2 distance, or the binary loss's pair head when it has one — a model trained as a classifier
+ * is judged by its classifier) for pair accuracy at its best threshold and ROC AUC, and one-shot
+ * identification (each identity's first image enrolled, every other image probed against that gallery).
  */
 import { roc, rocAuc, type Roc } from '../eval/metrics.js';
 import { VisageError } from '../errors.js';
+import { scorePairs, type PairHead } from './losses/binary-pair.js';
 
 export interface ValidationResult {
   /**
-   * Pair accuracy at its best threshold (0…1) and that threshold (squared L2). Same-person and
+   * Pair accuracy at its best threshold (0…1) and that threshold (squared L2, or 1 − P(same) with a head). Same-person and
    * different-person pairs weigh alike (the mean of TAR and TNR, as on a balanced pair list): with every
    * pair of n identities the different ones outnumber the same ones n − 1 to 1, and plain accuracy would
    * reward answering "different" to everything.
@@ -39,10 +41,16 @@ export function validationMetrics(
   emb: Float32Array,
   labels: ArrayLike<number>,
   dim: number,
-  opts: { maxDifferent?: number } = {},
+  opts: { maxDifferent?: number; head?: PairHead } = {},
 ): ValidationResult {
   const n = labels.length;
   if (emb.length !== n * dim) throw new VisageError('E_INTERNAL', `${emb.length} values for ${n}×${dim}`);
+  const head = opts.head;
+  // A pair's score as a distance (lower = more alike): squared L2, or 1 − P(same) from the pair head.
+  const score = head
+    ? (i: number, j: number) =>
+        1 - scorePairs(head, emb.subarray(i * dim, (i + 1) * dim), emb.subarray(j * dim, (j + 1) * dim))[0]
+    : (i: number, j: number) => sqDist(emb, dim, i, j);
   const scores: number[] = [];
   const same: number[] = [];
   const different: number[] = [];
@@ -51,7 +59,7 @@ export function validationMetrics(
     for (let j = i + 1; j < n; j++) {
       const d = sqDist(emb, dim, i, j);
       const s = labels[i] === labels[j];
-      scores.push(d);
+      scores.push(head ? score(i, j) : d);
       isSame.push(s);
       (s ? same : different).push(d);
     }
@@ -68,9 +76,9 @@ export function validationMetrics(
   for (let i = 0; i < n; i++) {
     if (gallery.get(labels[i]) === i) continue;
     probes++;
-    const dTruth = sqDist(emb, dim, i, gallery.get(labels[i])!);
+    const dTruth = score(i, gallery.get(labels[i])!);
     let hit = true;
-    for (const [id, g] of gallery) if (id !== labels[i] && sqDist(emb, dim, i, g) <= dTruth) hit = false;
+    for (const [id, g] of gallery) if (id !== labels[i] && score(i, g) <= dTruth) hit = false;
     if (hit) hits++;
   }
   const max = opts.maxDifferent ?? 20000;

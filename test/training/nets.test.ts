@@ -40,6 +40,11 @@ test('the small CNN halves resolution per stage and stays small', () => {
   assert.deepEqual(shapes.get('embedding'), [128]);
   const size = ParamLayout.of(def, [64, 64, 1]).trainableSize;
   assert.ok(size > 1e6 && size < 1.3e6, `${size} parameters`);
+  // The flatten head gives each of the 8×8 positions its own weights into the embedding.
+  const flat = smallCnn({ inputSize: 64, channels: 1, width: 32, depth: 4, head: 'flatten' });
+  assert.deepEqual(inferShapes(flat, [64, 64, 1]).get('flatten'), [8 * 8 * 256]);
+  assert.equal(ParamLayout.of(flat, [64, 64, 1]).trainableSize - size, (64 - 1) * 256 * 128);
+  assert.notEqual(flat.name, def.name);
   assert.throws(
     () => smallCnn({ inputSize: 8, channels: 1, depth: 5 }),
     (e: any) => e.code === 'E_BAD_OPTION',
@@ -50,6 +55,7 @@ test('both nets run forward to unit-length embeddings', () => {
   for (const def of [
     resnetEmbedding({ depth: 18, inputSize: 24, channels: 3, width: 4, embeddingDim: 8 }),
     smallCnn({ inputSize: 24, channels: 3, width: 4, depth: 3, embeddingDim: 8 }),
+    smallCnn({ inputSize: 24, channels: 3, width: 4, depth: 3, embeddingDim: 8, head: 'flatten' }),
   ]) {
     const net = new TfjsNetwork(def, initWeights(def, [24, 24, 3], 2));
     const norms = tf.tidy(() => {

@@ -9,6 +9,11 @@ export interface SmallCnnOptions {
   /** Number of stages; every stage but the last halves the resolution. */
   depth?: number;
   embeddingDim?: number;
+  /**
+   * How the last feature map becomes the embedding: 'avg' (global average pooling, position-free) or
+   * 'flatten' (every position keeps its own weights — where the eyes are matters in an aligned face).
+   */
+  head?: 'avg' | 'flatten';
 }
 
 /**
@@ -44,8 +49,15 @@ export function smallCnn(opts: SmallCnnOptions): NetworkDef {
       x = pool;
     }
   }
-  nodes.push({ op: 'globalAvgPool', name: 'avgpool', input: x });
-  nodes.push({ op: 'dense', name: 'fc', input: 'avgpool', units: embeddingDim });
+  const head = opts.head ?? 'avg';
+  const pooled = head === 'avg' ? 'avgpool' : 'flatten';
+  nodes.push(
+    head === 'avg'
+      ? { op: 'globalAvgPool', name: pooled, input: x }
+      : { op: 'flatten', name: pooled, input: x },
+  );
+  nodes.push({ op: 'dense', name: 'fc', input: pooled, units: embeddingDim });
   nodes.push({ op: 'l2normalize', name: 'embedding', input: 'fc' });
-  return { name: `visage-cnn-w${width}-d${depth}-e${embeddingDim}`, nodes, outputs: ['embedding'] };
+  const name = `visage-cnn-w${width}-d${depth}-e${embeddingDim}${head === 'flatten' ? '-flat' : ''}`;
+  return { name, nodes, outputs: ['embedding'] };
 }
