@@ -210,3 +210,23 @@ export function flipHorizontal(img: RgbImage): RgbImage {
   }
   return { width, height, data: out };
 }
+
+/**
+ * Images side by side at one height (each resized keeping its aspect ratio), `gap` white pixels apart:
+ * the content | style | result strips of `visage style --grid`.
+ */
+export function sideBySide(images: readonly RgbImage[], height: number, gap = 4): RgbImage {
+  if (images.length === 0) throw new VisageError('E_BAD_INPUT', 'sideBySide needs at least one image');
+  const parts = images.map((img) =>
+    resize(img, Math.max(1, Math.round((img.width * height) / img.height)), height),
+  );
+  const width = parts.reduce((w, p) => w + p.width, 0) + gap * (parts.length - 1);
+  const data = new Uint8Array(width * height * 3).fill(255);
+  let x0 = 0;
+  for (const p of parts) {
+    for (let y = 0; y < height; y++)
+      data.set(p.data.subarray(y * p.width * 3, (y + 1) * p.width * 3), (y * width + x0) * 3);
+    x0 += p.width + gap;
+  }
+  return { width, height, data };
+}

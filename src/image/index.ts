@@ -21,7 +21,15 @@ export {
 } from './decode.js';
 export { decodePnm, encodePnm, parsePnmHeader, isPnm, type PnmHeader, type PnmKind } from './pnm.js';
 export { encodePng, encodeJpeg, encodeWebp, writeImage } from './encode.js';
-export { resize, resizeData, crop, flipHorizontal, type Rect, type ResizeOptions } from './geometry.js';
+export {
+  resize,
+  resizeData,
+  crop,
+  flipHorizontal,
+  sideBySide,
+  type Rect,
+  type ResizeOptions,
+} from './geometry.js';
 export {
   warpAffine,
   warpAffineForward,

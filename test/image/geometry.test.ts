@@ -7,6 +7,7 @@ import {
   flipHorizontal,
   fromGrey,
   resize,
+  sideBySide,
   toGrey,
   type RgbImage,
 } from '../../src/image/index.js';
@@ -131,5 +132,27 @@ describe('flip and grey', () => {
     const g = toGrey(img);
     assert.deepEqual(Array.from(g.data), [76, 150, 18]);
     assert.deepEqual(Array.from(fromGrey(g).data), [76, 76, 76, 150, 150, 150, 18, 18, 18]);
+  });
+});
+
+describe('sideBySide', () => {
+  it('scales each image to the height, keeps aspect ratios and leaves white gaps', () => {
+    const a = randomImage(4, 2, 3);
+    const b = randomImage(3, 3, 5);
+    const g = sideBySide([a, b], 2, 1);
+    assert.equal(g.height, 2);
+    assert.equal(g.width, 4 + 1 + 2);
+    const px = (img: RgbImage, x: number, y: number) =>
+      Array.from(img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3));
+    for (let y = 0; y < 2; y++) {
+      for (let x = 0; x < 4; x++) assert.deepEqual(px(g, x, y), px(a, x, y));
+      assert.deepEqual(px(g, 4, y), [255, 255, 255]);
+      const rb = resize(b, 2, 2);
+      for (let x = 0; x < 2; x++) assert.deepEqual(px(g, 5 + x, y), px(rb, x, y));
+    }
+    assert.throws(
+      () => sideBySide([], 10),
+      (e: unknown) => e instanceof VisageError && e.code === 'E_BAD_INPUT',
+    );
   });
 });

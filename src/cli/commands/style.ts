@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { VisageError } from '../../errors.js';
 import { decodeImage } from '../../image/decode.js';
 import { writeImage } from '../../image/encode.js';
+import { sideBySide } from '../../image/geometry.js';
 import {
   releaseDefaultStyleNetwork,
   STYLE_DEFAULTS,
@@ -32,6 +33,7 @@ interface StyleCliOptions {
   scales?: string;
   seed?: string;
   previewEvery?: string;
+  grid?: string;
   weights?: string;
   pooling?: string;
 }
@@ -139,6 +141,7 @@ export function registerStyle(program: Command): void {
       'use VGG-19 with these weights (Keras .h5, MatConvNet .mat, PyTorch .pth, model.json; see docs/style-weights.md)',
     )
     .option('--pooling <max|avg>', 'VGG-19 pooling with --weights (Gatys: avg; default max)')
+    .option('--grid <file>', 'also write content | style… | result side by side (.png or .jpg)')
     .action(async (content: string, styles: string[], o: StyleCliOptions) => {
       if (!o.out) throw new VisageError('E_USAGE', "required option '-o, --out <file>' not specified");
       const out = o.out;
@@ -148,6 +151,8 @@ export function registerStyle(program: Command): void {
       const ext = path.extname(out).toLowerCase();
       if (!['.png', '.jpg', '.jpeg'].includes(ext))
         throw new VisageError('E_BAD_OPTION', `--out must end in .png, .jpg or .jpeg, got "${out}"`);
+      if (o.grid && !['.png', '.jpg', '.jpeg'].includes(path.extname(o.grid).toLowerCase()))
+        throw new VisageError('E_BAD_OPTION', `--grid must end in .png, .jpg or .jpeg, got "${o.grid}"`);
       // Ctrl-C stops the optimisation; the best image so far is still written.
       const abort = new AbortController();
       const onSigint = () => {
@@ -171,6 +176,7 @@ export function registerStyle(program: Command): void {
         });
         bar?.stop();
         await writeImage(out, r.image);
+        if (o.grid) await writeImage(o.grid, sideBySide([contentImg, ...styleImgs, r.image], r.image.height));
         if (r.stats.aborted) process.exitCode = 130;
         emit({ output: out, stats: r.stats, options: r.options, history: r.history }, () =>
           [
