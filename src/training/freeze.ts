@@ -1,22 +1,30 @@
 /**
- * Fine-tuning with the first blocks frozen: their gradients are zeroed before the optimiser sees them (and
- * they are left out of weight decay), so neither they nor the optimiser's state for them ever change.
- * Batch-norm moving statistics of frozen blocks still follow the new data, as in PyTorch's train mode.
+ * Fine-tuning with the first blocks frozen. Frozen weights are constants of the training step
+ * (TrainingStep's `frozen` option): tfjs only differentiates along paths to the variables it is asked
+ * about, so the backward pass stops at the first trainable layer instead of computing gradients for the
+ * frozen prefix and throwing them away, and the optimiser (and weight decay) never sees them, so they stay
+ * bit-identical. Batch-norm moving statistics of frozen blocks still follow the new data, as in PyTorch's
+ * train mode.
  */
+import { VisageError } from '../errors.js';
 import type { NetworkDef } from '../engine/graph/index.js';
-import type { GradientParts, Optimizer } from './optim/index.js';
-import type { OptimizerState, StatefulOptimizer } from './optim/state.js';
-import type { ParamLayout } from './params.js';
+import { ParamLayout } from './params.js';
+
+export interface WeightBlock {
+  name: string;
+  nodes: string[];
+}
 
 /**
  * The network's weighted nodes grouped into blocks: consecutive nodes sharing the part of their name before
- * the first '.' (stage1.1.conv and stage1.2.bn → stage1; layer1.0.conv1 → layer1; conv1 → conv1).
+ * the first '.' or '/' (stage1.1.conv and stage1.2.bn → stage1; layer1.0.conv1 → layer1; dlib's
+ * conv64_1/conv1/conv and conv64_1/conv2/scale → conv64_1, one residual block; conv1 → conv1).
  */
-export function weightBlocks(def: NetworkDef, layout: ParamLayout): { name: string; nodes: string[] }[] {
-  const blocks: { name: string; nodes: string[] }[] = [];
+export function weightBlocks(def: NetworkDef, layout: ParamLayout): WeightBlock[] {
+  const blocks: WeightBlock[] = [];
   for (const n of def.nodes) {
     if (!layout.entries.some((e) => e.trainable && e.name.startsWith(`${n.name}/`))) continue;
-    const key = n.name.split('.')[0];
+    const key = n.name.split(/[./]/)[0];
     const last = blocks[blocks.length - 1];
     if (last?.name === key) last.nodes.push(n.name);
     else blocks.push({ name: key, nodes: [n.name] });
@@ -24,44 +32,34 @@ export function weightBlocks(def: NetworkDef, layout: ParamLayout): { name: stri
   return blocks;
 }
 
-/** [from, to) ranges of the trainable vector owned by the given nodes. */
-export function paramRanges(layout: ParamLayout, nodes: readonly string[]): [number, number][] {
-  const set = new Set(nodes);
-  return layout.entries
-    .filter((e) => e.trainable && set.has(e.name.slice(0, e.name.lastIndexOf('/'))))
-    .map((e) => [e.offset, e.offset + e.size]);
+export interface FreezePlan {
+  /** Every node whose weights stay constant: the fixed ones, then those of the frozen blocks. */
+  frozen: string[];
+  /** The network's blocks (fixed nodes left out), frozen ones first. */
+  frozenBlocks: WeightBlock[];
+  trainableBlocks: WeightBlock[];
 }
 
-export class FrozenOptimizer implements Optimizer, StatefulOptimizer {
-  constructor(
-    private readonly inner: Optimizer & StatefulOptimizer,
-    private readonly frozen: readonly [number, number][],
-  ) {}
-
-  get name(): string {
-    return this.inner.name;
-  }
-  get lr(): number {
-    return this.inner.lr;
-  }
-  set lr(v: number) {
-    this.inner.lr = v;
-  }
-  get steps(): number {
-    return this.inner.steps;
-  }
-
-  step(params: Float32Array, grad: GradientParts): void {
-    // The parts are scratch buffers of the step (see TrainingStep), so they may be changed here.
-    for (const g of grad instanceof Float32Array ? [grad] : grad)
-      for (const [from, to] of this.frozen) g.fill(0, from, to);
-    this.inner.step(params, grad);
-  }
-
-  state(): OptimizerState {
-    return this.inner.state();
-  }
-  restore(state: OptimizerState): void {
-    this.inner.restore(state);
-  }
+/**
+ * Which nodes `--freeze n` keeps constant: the first n weight blocks, besides the `fixed` nodes (input
+ * normalisation) that never train. At least one block must stay trainable (E_BAD_OPTION).
+ */
+export function planFreeze(
+  def: NetworkDef,
+  input: [number, number, number],
+  n: number,
+  fixed: readonly string[] = [],
+): FreezePlan {
+  const blocks = weightBlocks(def, ParamLayout.of(def, input, fixed));
+  if (n >= blocks.length)
+    throw new VisageError(
+      'E_BAD_OPTION',
+      `--freeze ${n} would freeze all ${blocks.length} weight blocks of ${def.name} (${blocks.map((b) => b.name).join(', ')})`,
+    );
+  const frozenBlocks = blocks.slice(0, n);
+  return {
+    frozen: [...fixed, ...frozenBlocks.flatMap((b) => b.nodes)],
+    frozenBlocks,
+    trainableBlocks: blocks.slice(n),
+  };
 }

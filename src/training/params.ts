@@ -7,7 +7,7 @@ export interface ParamEntry {
   /** Offset (in floats) in the flat vector. */
   offset: number;
   size: number;
-  /** Learned by gradient descent (everything but batch-norm moving statistics). */
+  /** Learned by gradient descent (everything but batch-norm moving statistics and frozen nodes). */
   trainable: boolean;
   /** Subject to weight decay: kernels only (not biases, batch-norm or affine parameters). */
   decay: boolean;
@@ -33,23 +33,35 @@ export class ParamLayout {
     this.totalSize = entries.reduce((s, e) => s + e.size, 0);
   }
 
-  static of(def: NetworkDef, input: [number, number, number]): ParamLayout {
+  /**
+   * `frozen` names nodes whose weights are constants (fine-tuning with frozen blocks): they sit after the
+   * trainable prefix, so no gradient is computed for them and the optimiser never sees them. Entries keep
+   * the unfrozen order (weights, then moving statistics), so a model's weights unpack the same either way.
+   */
+  static of(def: NetworkDef, input: [number, number, number], frozen: Iterable<string> = []): ParamLayout {
+    const fixed = new Set(frozen);
+    const learned = (s: { name: string; role: string }) =>
+      !MOVING.has(s.role) && !fixed.has(s.name.slice(0, s.name.lastIndexOf('/')));
     const specs = weightSpecs(def, input);
     const ordered = [...specs.filter((s) => !MOVING.has(s.role)), ...specs.filter((s) => MOVING.has(s.role))];
+    const sizeOf = (s: { shape: number[] }) => s.shape.reduce((a, b) => a * b, 1);
+    const offsets = new Map<string, number>();
     let offset = 0;
+    for (const s of [...ordered.filter(learned), ...ordered.filter((x) => !learned(x))]) {
+      offsets.set(s.name, offset);
+      offset += sizeOf(s);
+    }
     return new ParamLayout(
       ordered.map((s) => {
-        const size = s.shape.reduce((a, b) => a * b, 1);
-        const e = {
+        const trainable = learned(s);
+        return {
           name: s.name,
           shape: s.shape,
-          offset,
-          size,
-          trainable: !MOVING.has(s.role),
-          decay: s.role === 'kernel',
+          offset: offsets.get(s.name)!,
+          size: sizeOf(s),
+          trainable,
+          decay: trainable && s.role === 'kernel',
         };
-        offset += size;
-        return e;
       }),
     );
   }

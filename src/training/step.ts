@@ -43,6 +43,8 @@ export interface TrainingStepOptions {
    * data-parallel maths exactly. Moving statistics are always those of the whole batch.
    */
   bnGroups?: number;
+  /** Nodes whose weights stay constant (frozen blocks): not differentiated, not seen by the optimiser. */
+  frozen?: readonly string[];
 }
 
 export interface StepTimings {
@@ -144,7 +146,7 @@ export class TrainingStep {
 
   private constructor(opts: TrainingStepOptions, threads: number) {
     const input = opts.input ?? inputOf(opts.def);
-    this.layout = ParamLayout.of(opts.def, input);
+    this.layout = ParamLayout.of(opts.def, input, opts.frozen);
     this.spec = { def: opts.def, input, entries: this.layout.entries };
     this.dim = embeddingDim(this.spec);
     this.bn = bnSlots(this.spec);

@@ -34,7 +34,7 @@ import {
   type AlignFn,
   type PKSamplerState,
 } from './data/index.js';
-import { FrozenOptimizer, paramRanges, weightBlocks } from './freeze.js';
+import { planFreeze } from './freeze.js';
 import {
   BinaryPairLoss,
   TripletMarginLoss,
@@ -42,6 +42,7 @@ import {
   type EmbeddingLoss,
 } from './losses/index.js';
 import { MINING_NAMES, tripletOptionsFor, type RandomMiner } from './miners/index.js';
+import { DLIB_MODEL_NAME, dlibTrainingNetwork } from './nets/dlib.js';
 import { smallCnn } from './nets/small-cnn.js';
 import { Adam, Sgd, type Optimizer } from './optim/index.js';
 import type { StatefulOptimizer } from './optim/state.js';
@@ -63,9 +64,9 @@ export interface TrainSettings {
   /** Detect and align faces (FacePipeline); false = pre-cropped sets, centre crop + resize. */
   detect: boolean;
   encoder: EncoderKind;
-  /** finetune: the Visage model folder to start from. */
+  /** finetune: the Visage model folder to start from, or 'dlib' (DLIB_MODEL_NAME) for the built-in encoder. */
   model: string | null;
-  /** finetune: leading weight blocks kept fixed. */
+  /** finetune: leading weight blocks kept fixed (see weightBlocks; dlib: stem + residual blocks). */
   freeze: number;
   /** Square training size in pixels and channels (small-cnn; a fine-tuned model fixes its own). */
   size: number;
@@ -73,6 +74,8 @@ export interface TrainSettings {
   width: number;
   depth: number;
   dim: number;
+  /** small-cnn: how the last feature map becomes the embedding ('avg' pooling or 'flatten'). */
+  head: 'avg' | 'flatten';
   loss: LossKind;
   mining: string;
   margin: number;
@@ -171,6 +174,7 @@ export const TRAIN_DEFAULTS: Omit<TrainSettings, 'data'> = {
   width: 32,
   depth: 4,
   dim: 128,
+  head: 'avg',
   loss: 'triplet',
   mining: 'hard',
   margin: 0.2,
@@ -207,6 +211,8 @@ interface TrainState {
   trainingDef: NetworkDef;
   /** Nodes whose weights never change (the bridge, and --freeze blocks). */
   frozenNodes: string[];
+  /** Of those, the ones that never train whatever --freeze says (saved as the model's meta.fixedNodes). */
+  fixedNodes?: string[];
 }
 
 interface EpochAccum {
@@ -255,10 +261,11 @@ export function resolveSettings(opts: Partial<TrainSettings>): TrainSettings {
   if (!s.data) throw bad('--data <dir> (a folder of identity folders) is required');
   // Absolute, so that --resume from another working directory finds (and compares) the same folders.
   s.data = path.resolve(s.data);
-  if (s.model) s.model = path.resolve(s.model);
+  if (s.model && s.model !== DLIB_MODEL_NAME) s.model = path.resolve(s.model);
   if (!['small-cnn', 'finetune'].includes(s.encoder))
     throw bad(`--encoder must be small-cnn or finetune, got ${s.encoder}`);
-  if (s.encoder === 'finetune' && !s.model) throw bad('--encoder finetune needs --model <dir> to start from');
+  if (s.encoder === 'finetune' && !s.model)
+    throw bad(`--encoder finetune needs --model <dir|${DLIB_MODEL_NAME}> to start from`);
   if (s.encoder !== 'finetune' && s.model) throw bad('--model is only used with --encoder finetune');
   checkInt('freeze', s.freeze, 0);
   if (s.freeze > 0 && s.encoder !== 'finetune') throw bad('--freeze only applies to --encoder finetune');
@@ -267,6 +274,8 @@ export function resolveSettings(opts: Partial<TrainSettings>): TrainSettings {
   checkInt('width', s.width, 1, 512);
   checkInt('depth', s.depth, 1, 6);
   checkInt('dim', s.dim, 2, 4096);
+  if (s.head !== 'avg' && s.head !== 'flatten')
+    throw bad(`--head must be avg or flatten, got ${String(s.head)}`);
   if (s.loss !== 'triplet' && s.loss !== 'binary')
     throw bad(`--loss must be triplet or binary, got ${s.loss}`);
   if (!(MINING_NAMES as readonly string[]).includes(s.mining))
@@ -359,9 +368,19 @@ export function deployableModel(
   };
 }
 
-/** The training network of a saved model: its normalisation dropped, or bridged if it is not ours. */
-function finetuneNetwork(dir: string): { def: NetworkDef; weights: WeightMap; bridge: string[] } {
+/**
+ * The training network of a saved model (its normalisation dropped, or bridged if it is not ours), or of
+ * the built-in dlib encoder; `fixed` names the nodes that never train (bridge, input normalisation).
+ */
+function finetuneNetwork(dir: string): { def: NetworkDef; weights: WeightMap; fixed: string[] } {
+  if (dir === DLIB_MODEL_NAME) return dlibTrainingNetwork();
   const m = loadModel(dir);
+  // Nodes a previous fine-tuning kept fixed (e.g. dlib's normalisation) stay fixed.
+  const kept = Array.isArray(m.meta.fixedNodes)
+    ? m.meta.fixedNodes.filter(
+        (n): n is string => typeof n === 'string' && m.def.nodes.some((x) => x.name === n),
+      )
+    : [];
   const inp = inputNode(m.def);
   const [h, w, c] = inp.shape;
   if (h === null || h !== w || (c !== 1 && c !== 3))
@@ -387,12 +406,12 @@ function finetuneNetwork(dir: string): { def: NetworkDef; weights: WeightMap; br
     };
     weights.delete(`${INPUT_NORM_NODE}/scale`);
     weights.delete(`${INPUT_NORM_NODE}/offset`);
-    return { def, weights, bridge: [] };
+    return { def, weights, fixed: kept };
   }
   // A model reading 0…255 pixels: map the training pixels back (y = 127.5·x + 127.5), a frozen bridge.
   def = afterInput(def, { op: 'affine', name: INPUT_DENORM_NODE, input: inp.name });
   for (const [k, v] of affineWeights(INPUT_DENORM_NODE, c, 127.5, 127.5)) weights.set(k, v);
-  return { def, weights, bridge: [INPUT_DENORM_NODE] };
+  return { def, weights, fixed: [INPUT_DENORM_NODE, ...kept] };
 }
 
 function buildLoss(s: TrainSettings): EmbeddingLoss {
@@ -420,23 +439,17 @@ function restoreLossState(loss: EmbeddingLoss, st: TrainState['lossState']): voi
     miner.calls = st.randomMinerCalls;
 }
 
-function buildOptimizer(
-  s: TrainSettings,
-  layout: ParamLayout,
-  frozen: [number, number][],
-): Optimizer & StatefulOptimizer {
+/** The optimiser over the trainable parameters (frozen nodes are outside the layout's trainable prefix). */
+function buildOptimizer(s: TrainSettings, layout: ParamLayout): Optimizer & StatefulOptimizer {
   const mask = layout.decayMask();
-  for (const [a, b] of frozen) mask.fill(0, a, b);
-  const base =
-    s.optimizer === 'sgd'
-      ? new Sgd(layout.trainableSize, {
-          lr: s.lr,
-          momentum: s.momentum,
-          weightDecay: s.weightDecay,
-          decayMask: mask,
-        })
-      : new Adam(layout.trainableSize, { lr: s.lr, weightDecay: s.weightDecay, decayMask: mask });
-  return frozen.length ? new FrozenOptimizer(base, frozen) : base;
+  return s.optimizer === 'sgd'
+    ? new Sgd(layout.trainableSize, {
+        lr: s.lr,
+        momentum: s.momentum,
+        weightDecay: s.weightDecay,
+        decayMask: mask,
+      })
+    : new Adam(layout.trainableSize, { lr: s.lr, weightDecay: s.weightDecay, decayMask: mask });
 }
 
 /** Face alignment for detect mode: the largest detected face, aligned at the training size. */
@@ -515,15 +528,24 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   let def: NetworkDef;
   let weights: WeightMap;
   let frozenNodes: string[] = [];
+  let fixedNodes: string[] = [];
   if (saved && cp) {
     def = saved.trainingDef;
     weights = cp.weights;
     frozenNodes = saved.frozenNodes;
+    fixedNodes = saved.fixedNodes ?? [];
   } else if (s.encoder === 'finetune') {
     const ft = finetuneNetwork(s.model!);
     def = ft.def;
     weights = ft.weights;
-    frozenNodes = ft.bridge;
+    fixedNodes = ft.fixed;
+    const plan = planFreeze(def, inputNode(def).shape as [number, number, number], s.freeze, ft.fixed);
+    frozenNodes = plan.frozen;
+    const names = (bs: { name: string }[]) => bs.map((b) => b.name).join(' ') || '(none)';
+    log(
+      `frozen blocks (${plan.frozenBlocks.length}): ${names(plan.frozenBlocks)}; fixed nodes: ${ft.fixed.join(' ') || '(none)'}`,
+    );
+    log(`trainable blocks (${plan.trainableBlocks.length}): ${names(plan.trainableBlocks)}`);
   } else {
     def = smallCnn({
       inputSize: s.size,
@@ -531,6 +553,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       width: s.width,
       depth: s.depth,
       embeddingDim: s.dim,
+      head: s.head,
     });
     const inp = inputNode(def).shape as [number, number, number];
     weights = initWeights(def, inp, s.seed);
@@ -573,15 +596,8 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       input: [size, size, channels],
       loss,
       threads: s.threads,
-      optimizer: (layout) => {
-        if (s.freeze > 0 && !saved) {
-          const blocks = weightBlocks(def, layout).filter((b) => !frozenNodes.includes(b.nodes[0]));
-          if (s.freeze >= blocks.length)
-            throw bad(`--freeze ${s.freeze} would freeze all ${blocks.length} weight blocks of ${def.name}`);
-          frozenNodes = [...frozenNodes, ...blocks.slice(0, s.freeze).flatMap((b) => b.nodes)];
-        }
-        return buildOptimizer(s, layout, paramRanges(layout, frozenNodes));
-      },
+      frozen: frozenNodes,
+      optimizer: (layout) => buildOptimizer(s, layout),
     });
     const optimizer = step.optimizer as Optimizer & StatefulOptimizer;
 
@@ -594,7 +610,9 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     const validate = async (): Promise<ValidationResult | null> => {
       if (!valInput || !val) return null;
       const emb = await step!.embed(valInput.images, val.count);
-      return validationMetrics(emb, valInput.labels, step!.dim);
+      // A binary-loss model is judged by its pair head (what it was trained to answer).
+      const head = loss instanceof BinaryPairLoss ? loss.head(step!.dim) : undefined;
+      return validationMetrics(emb, valInput.labels, step!.dim, { head });
     };
 
     let history: TrainEpoch[] = [];
@@ -639,6 +657,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
           rng: { seed: s.seed },
           trainingDef: def,
           frozenNodes,
+          fixedNodes,
         },
       });
 
@@ -751,6 +770,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
         validation: summary(lastVal),
         valIdentities: split.val.identities.map((id) => id.name),
         hyperParameters: hyper,
+        ...(fixedNodes.length ? { fixedNodes } : {}),
         // The binary loss's logistic head, for scoring pairs as it was trained to (verification uses distances).
         ...(loss instanceof BinaryPairLoss ? { pairHead: headJson(loss) } : {}),
       },
@@ -794,7 +814,9 @@ function hyperParameters(
   return {
     encoder: s.encoder === 'finetune' ? `finetune ${s.model} (freeze ${s.freeze})` : 'small-cnn',
     'input size': `${size}×${size}×${channels}`,
-    ...(s.encoder === 'small-cnn' ? { width: s.width, depth: s.depth, 'embedding dim': s.dim } : {}),
+    ...(s.encoder === 'small-cnn'
+      ? { width: s.width, depth: s.depth, 'embedding dim': s.dim, head: s.head }
+      : {}),
     loss: s.loss,
     ...(s.loss === 'triplet' ? { mining: s.mining, margin: s.margin, 'soft margin': s.softMargin } : {}),
     P: s.P,

@@ -28,6 +28,7 @@ interface TrainCliOptions {
   width?: string;
   depth?: string;
   dim?: string;
+  head?: string;
   loss?: string;
   mining?: string;
   margin?: string;
@@ -83,6 +84,7 @@ export function trainOptionsFromCli(o: TrainCliOptions): TrainOptions {
     width: int(o.width, '--width'),
     depth: int(o.depth, '--depth'),
     dim: int(o.dim, '--dim'),
+    head: o.head as 'avg' | 'flatten' | undefined,
     loss: o.loss as TrainSettings['loss'] | undefined,
     mining: o.mining,
     margin: num(o.margin, '--margin'),
@@ -342,14 +344,21 @@ export function registerTrain(program: Command): void {
       'held-out identities: a count or a comma-separated list (default 20%)',
     )
     .option('--no-detect', 'pre-cropped faces (e.g. ORL, Yale B): centre crop instead of detect + align')
-    .option('--encoder <kind>', 'small-cnn (from scratch, default) or finetune (a saved Visage model)')
-    .option('-m, --model <dir>', 'finetune: the Visage model folder to start from')
-    .option('--freeze <n>', 'finetune: keep the first n weight blocks fixed (default 0)')
+    .option('--encoder <kind>', 'small-cnn (from scratch, default) or finetune (a pretrained encoder)')
+    .option(
+      '-m, --model <dir|dlib>',
+      'finetune: a Visage model folder, or dlib (the built-in dlib ResNet-34; a folder named dlib: ./dlib)',
+    )
+    .option(
+      '--freeze <n>',
+      'finetune: keep the first n weight blocks fixed (default 0; dlib: stem, 14 residual blocks, fc)',
+    )
     .option('--size <px>', 'small-cnn: square input size (default 64)')
     .option('--channels <c>', 'small-cnn: 1 (grey, default) or 3 (colour)')
     .option('--width <n>', 'small-cnn: channels of the first stage (default 32)')
     .option('--depth <n>', 'small-cnn: stages (default 4)')
     .option('--dim <n>', 'small-cnn: embedding size (default 128)')
+    .option('--head <kind>', 'small-cnn: avg (global average pooling, default) or flatten (keeps position)')
     .option('--loss <kind>', 'triplet (default) or binary (logistic head on |f(a) − f(b)|)')
     .option('--mining <kind>', 'triplet mining: hard (default), all, semi-hard or random')
     .option('--margin <α>', 'triplet margin (default 0.2)')
