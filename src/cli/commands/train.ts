@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { envThreads } from '../../config.js';
-import { initWeights, type NetworkDef } from '../../engine/graph/index.js';
+import { forwardFlops, initWeights, type NetworkDef } from '../../engine/graph/index.js';
 import { VisageError } from '../../errors.js';
 import { Rng } from '../../training/data/rng.js';
 import { resnetEmbedding } from '../../training/nets/resnet.js';
@@ -208,7 +208,11 @@ export interface TrainBenchRow {
   medianMs: number;
   stepsPerSec: number;
   imagesPerSec: number;
-  torch: { medianMs: number; threads: number; version: string; ratio: number } | { skipped: string };
+  /** Arithmetic rate reached: 3 × forward conv/dense FLOPs per step (forward, input and weight gradients). */
+  gflops: number;
+  torch:
+    | { medianMs: number; threads: number; version: string; ratio: number; gflops: number }
+    | { skipped: string };
 }
 
 function findTorchPython(): string | undefined {
@@ -282,6 +286,7 @@ export async function benchTrain(
     }
     times.sort((a, b) => a - b);
     const medianMs = times[(times.length - 1) >> 1];
+    const stepFlops = 3 * n * forwardFlops(net.def, net.input);
     let torch: TrainBenchRow['torch'];
     if (!py)
       torch = { skipped: opts.torch === false ? 'disabled' : 'no python3 with torch (set VISAGE_PYTHON)' };
@@ -304,7 +309,13 @@ export async function benchTrain(
         threads: number;
         torch: string;
       };
-      torch = { medianMs: j.medianMs, threads: j.threads, version: j.torch, ratio: j.medianMs / medianMs };
+      torch = {
+        medianMs: j.medianMs,
+        threads: j.threads,
+        version: j.torch,
+        ratio: j.medianMs / medianMs,
+        gflops: stepFlops / j.medianMs / 1e6,
+      };
     }
     rows.push({
       net: net.name,
@@ -314,6 +325,7 @@ export async function benchTrain(
       medianMs,
       stepsPerSec: 1000 / medianMs,
       imagesPerSec: (n * 1000) / medianMs,
+      gflops: stepFlops / medianMs / 1e6,
       torch,
     });
   }
@@ -326,8 +338,8 @@ function formatBench(rows: TrainBenchRow[]): string {
       const t =
         'skipped' in r.torch
           ? `PyTorch: skipped (${r.torch.skipped})`
-          : `PyTorch ${r.torch.version}: ${r.torch.medianMs.toFixed(1)} ms → Visage runs at ${r.torch.ratio.toFixed(2)}× its speed`;
-      return `${r.net} ${r.input.join('×')}, batch ${r.batch} (8×4), ${r.threads} thread(s): ${r.medianMs.toFixed(1)} ms/step, ${r.stepsPerSec.toFixed(2)} steps/s, ${r.imagesPerSec.toFixed(1)} images/s; ${t}`;
+          : `PyTorch ${r.torch.version}: ${r.torch.medianMs.toFixed(1)} ms (${r.torch.gflops.toFixed(0)} GFLOP/s) → Visage runs at ${r.torch.ratio.toFixed(2)}× its speed`;
+      return `${r.net} ${r.input.join('×')}, batch ${r.batch} (8×4), ${r.threads} thread(s): ${r.medianMs.toFixed(1)} ms/step (${r.gflops.toFixed(0)} GFLOP/s), ${r.stepsPerSec.toFixed(2)} steps/s, ${r.imagesPerSec.toFixed(1)} images/s; ${t}`;
     })
     .join('\n');
 }

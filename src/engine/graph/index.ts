@@ -1,5 +1,6 @@
 export * from './types.js';
 export { inferShapes, weightSpecs, type WeightSpec } from './shapes.js';
+export { forwardFlops } from './flops.js';
 export { initWeights, mulberry32, gaussian } from './init.js';
 export { TfjsNetwork, type ForwardOptions } from './tfjs-executor.js';
 export { foldBatchNorm } from './fold.js';
