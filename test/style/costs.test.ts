@@ -72,7 +72,7 @@ test('∂J/∂G matches central finite differences on a tiny random conv net', (
     const grad = tf.grad((g: tf.Tensor) => objective(net, g as tf.Tensor4D, targets, o).J)(G);
     const gd = grad.dataSync();
     const gv = G.dataSync();
-    const eps = 0.5;
+    const eps = 1;
     const scale = Math.max(...Array.from(gd, Math.abs));
     assert.ok(scale > 0, 'gradient is not identically zero');
     for (const i of [0, 7, 40, 123, 200, 301, 359]) {

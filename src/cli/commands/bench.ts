@@ -3,6 +3,7 @@ import { benchEngine, formatEngineBench } from '../../engine/bench/engine-bench.
 import { benchFaces, formatFacesBench } from '../../faces/bench.js';
 import { benchGallerySearch } from '../../store/bench.js';
 import { emit, note } from '../output.js';
+import { registerBenchStyle } from './bench-style.js';
 import { parseNumber } from './faces.js';
 
 const ms = (v: number) => `${v.toFixed(2)} ms`;
@@ -55,4 +56,5 @@ export function registerBench(program: Command): void {
         ].join('\n'),
       );
     });
+  registerBenchStyle(bench);
 }
