@@ -8,7 +8,7 @@ import { checkVgg19Weights } from './check.js';
 import { hdf5SignatureOffset, loadKerasVgg19 } from './keras-h5.js';
 import { loadTfjsVgg19 } from './tfjs-json.js';
 import type { Vgg19WeightFormat, Vgg19Weights } from './types.js';
-import { VGG19_NODES, vgg19ConvsUntil } from './until.js';
+import { vgg19ConvsUntil } from './until.js';
 
 export { checkVgg19Weights, VGG19_CONV_SHAPES } from './check.js';
 export { loadKerasVgg19 } from './keras-h5.js';
