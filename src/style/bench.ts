@@ -5,11 +5,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../engine/backend.js';
+import { findTorchPython, peerScript } from '../engine/bench/torch-peer.js';
 import { saveModel } from '../engine/graph/index.js';
 import { VisageError, isVisageError, type ErrorCode } from '../errors.js';
 import { decodeImage } from '../image/decode.js';
 import { crop, imageToTensor, resize, type RgbImage } from '../image/index.js';
-import { dependencyDir, packageRoot } from '../paths.js';
+import { dependencyDir } from '../paths.js';
 import { GraphFeatureNet, type FeatureNet } from './feature-net.js';
 import { defaultStyleNetwork, stylize, type StylizeResult } from './index.js';
 import { randomVgg19 } from './nets/vgg19.js';
@@ -316,22 +317,10 @@ export function runCaseInChild(c: StyleBenchCase): Promise<StyleCaseResult> {
 
 // ---- the PyTorch peer ----
 
-export function findTorchPython(): string | undefined {
-  for (const py of [process.env.VISAGE_PYTHON, 'python3', '/usr/bin/python3'].filter(
-    (c): c is string => !!c,
-  )) {
-    try {
-      execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
-      return py;
-    } catch {
-      // try the next one
-    }
-  }
-  return undefined;
-}
+export { findTorchPython };
 
 export function stylePeerScript(): string {
-  return path.join(packageRoot(), 'bench', 'peers', 'torch_style_step.py');
+  return peerScript('torch_style_step.py');
 }
 
 export interface TorchStyleRun {

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { envThreads } from '../../config.js';
+import { findTorchPython, peerScript } from '../../engine/bench/torch-peer.js';
 import { forwardFlops, initWeights, type NetworkDef } from '../../engine/graph/index.js';
 import { VisageError } from '../../errors.js';
 import { Rng } from '../../training/data/rng.js';
@@ -215,26 +215,6 @@ export interface TrainBenchRow {
     | { skipped: string };
 }
 
-function findTorchPython(): string | undefined {
-  for (const py of [process.env.VISAGE_PYTHON, 'python3', '/usr/bin/python3'].filter(
-    (c): c is string => !!c,
-  )) {
-    try {
-      execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
-      return py;
-    } catch {
-      // try the next one
-    }
-  }
-  return undefined;
-}
-
-function peerScript(): string {
-  let dir = path.dirname(new URL(import.meta.url).pathname);
-  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  return path.join(dir, 'bench', 'peers', 'torch_train_step.py');
-}
-
 /** Steps/s and images/s of one forward + backward + Adam step at P×K = 8×4, for each net (and PyTorch's). */
 export async function benchTrain(
   opts: { repeats?: number; threads?: number; torch?: boolean; log?: (m: string) => void } = {},
@@ -259,7 +239,7 @@ export async function benchTrain(
     },
   ];
   const py = opts.torch === false ? undefined : findTorchPython();
-  const script = peerScript();
+  const script = peerScript('torch_train_step.py');
   const labels = Int32Array.from({ length: n }, (_, i) => Math.floor(i / K));
   const rows: TrainBenchRow[] = [];
   for (const net of nets) {

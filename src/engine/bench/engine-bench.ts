@@ -9,13 +9,14 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { envThreads, type BackendName } from '../../config.js';
 import { VisageError } from '../../errors.js';
 import { engineInfo, initEngine } from '../backend.js';
 import { initWeights, mulberry32 } from '../graph/index.js';
 import { benchConvGradients, type ConvBenchOptions, type ConvBenchResult } from './conv.js';
+import { findTorchPython, peerScript } from './torch-peer.js';
 import { resnetEmbedding } from '../../training/nets/resnet.js';
 import { TrainingStep, type StepTimings } from '../../training/step.js';
 
@@ -102,33 +103,6 @@ function noise(n: number, seed: number): Float32Array {
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) a[i] = r() * 2 - 1;
   return a;
-}
-
-/** The repository root (holding package.json), from src/… or dist/src/…. */
-function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-  return dir;
-}
-
-/** A python that can import torch: VISAGE_PYTHON, python3 on PATH, or the system one. */
-function findTorchPython(): string | undefined {
-  const candidates = [process.env.VISAGE_PYTHON, 'python3', '/usr/bin/python3'].filter(
-    (c): c is string => !!c,
-  );
-  for (const py of candidates) {
-    try {
-      execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
-      return py;
-    } catch {
-      // try the next one
-    }
-  }
-  return undefined;
 }
 
 interface Sample {
@@ -265,7 +239,7 @@ export async function benchEngine(opts: EngineBenchOptions = {}): Promise<Engine
   }
 
   let torch: EngineBenchResult['torch'];
-  const script = path.join(packageRoot(), 'bench', 'peers', 'torch_train_step.py');
+  const script = peerScript('torch_train_step.py');
   const py = a.torch === false ? undefined : findTorchPython();
   if (a.torch === false) torch = { skipped: 'disabled' };
   else if (!py) torch = { skipped: 'no python3 with torch (set VISAGE_PYTHON)' };
