@@ -1,8 +1,15 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
 import h5wasm from 'h5wasm/node';
-import { gaussian, mulberry32, type WeightMap } from '../../src/engine/graph/index.js';
+import { initEngine } from '../../src/engine/backend.js';
+import { gaussian, initWeights, mulberry32, type WeightMap } from '../../src/engine/graph/index.js';
+import { isVisageError, type ErrorCode } from '../../src/errors.js';
+import { vgg19Def, vgg19FeatureNet, type Vgg19Preprocessing } from '../../src/style/nets/vgg19.js';
 import { VGG19_CONV_SHAPES } from '../../src/style/weights/check.js';
 import { vgg19ConvsUntil } from '../../src/style/weights/until.js';
 
@@ -27,6 +34,141 @@ export function smallVgg19Weights(until = 'conv1_2', seed = 7): WeightMap {
 
 export function tempDir(prefix = 'visage-vgg19-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Per-test-file setup: the engine starts before the tests; the returned temp dir is removed after them. */
+export function weightsTestDir(prefix?: string): string {
+  const dir = tempDir(prefix);
+  before(async () => {
+    await initEngine();
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** `p` rejects with a VisageError of this code, whose message matches every pattern given. */
+export const rejectsWithCode = (p: Promise<unknown>, code: ErrorCode, msg?: RegExp | RegExp[]) =>
+  assert.rejects(p, (e) => {
+    assert.ok(isVisageError(e), String(e));
+    assert.equal(e.code, code, e.message);
+    for (const m of [msg ?? []].flat()) assert.match(e.message, m);
+    return true;
+  });
+
+/** Same names, shapes and (exactly) the same values. */
+export function assertSameWeights(got: WeightMap, want: WeightMap): void {
+  assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
+  for (const [k, w] of want) {
+    const g = got.get(k)!;
+    assert.deepEqual(g.shape, w.shape, k);
+    assert.ok(
+      g.data.every((v, i) => v === w.data[i]),
+      `${k}: values differ`,
+    );
+  }
+}
+
+/** The convolutions (name, in, out channels) the MatConvNet and PyTorch test files write. */
+export const TEST_CONVS: [string, number, number][] = [
+  ['conv1_1', 3, 64],
+  ['conv1_2', 64, 64],
+  ['conv2_1', 64, 128],
+];
+/** Deterministic filter value (exact in float32), different along h and w so a transposition shows. */
+export const testFilter = (h: number, w: number, i: number, o: number, layer: number) =>
+  (((h * 7 + w * 13 + i * 3 + o * 5 + layer * 11) % 17) - 8) / 64;
+export const testBias = (o: number, layer: number) => (((o + layer) % 5) - 2) / 8;
+
+/** TEST_CONVS[0..until] hold testFilter/testBias, value by value, in our HWIO layout. */
+export function assertTestConvValues(weights: WeightMap, until: number): void {
+  for (let layer = 0; layer <= until; layer++) {
+    const [name, cin, cout] = TEST_CONVS[layer];
+    const k = weights.get(`${name}/kernel`)!;
+    assert.deepEqual(k.shape, [3, 3, cin, cout]);
+    let bad = 0;
+    for (let h = 0; h < 3; h++)
+      for (let w = 0; w < 3; w++)
+        for (let i = 0; i < cin; i++)
+          for (let o = 0; o < cout; o++)
+            if (k.data[((h * 3 + w) * cin + i) * cout + o] !== testFilter(h, w, i, o, layer)) bad++;
+    assert.equal(bad, 0, `${name}: ${bad} kernel values differ`);
+    const b = weights.get(`${name}/bias`)!;
+    assert.deepEqual(b.shape, [cout]);
+    assert.deepEqual(
+      Array.from(b.data),
+      Array.from({ length: cout }, (_, o) => testBias(o, layer)),
+    );
+  }
+}
+
+/** Kernel then bias of each of TEST_CONVS, concatenated (the order the Python cross-checks write). */
+export const testConvsFlat = (weights: WeightMap) =>
+  Float32Array.from(
+    TEST_CONVS.flatMap(([n]) => [...weights.get(`${n}/kernel`)!.data, ...weights.get(`${n}/bias`)!.data]),
+  );
+
+export const PYTHON = process.env.VISAGE_PYTHON ?? '/usr/bin/python3';
+
+/** false when PYTHON can run `import <modules>`, else why not (a test's `skip` reason). */
+export function pythonLacks(modules: string): false | string {
+  const r = spawnSync(PYTHON, ['-c', `import ${modules}`], { encoding: 'utf8' });
+  return r.status === 0
+    ? false
+    : `needs ${PYTHON} with ${modules} (set VISAGE_PYTHON): ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`;
+}
+
+export interface Conv1_1Check {
+  /** Loaded weights, conv1_1 and conv1_2 at least; the layers they lack get seeded random weights. */
+  weights: WeightMap;
+  preprocessing: Vgg19Preprocessing;
+  /** What conv1_1 should see for pixel value `v` (0..255) of RGB channel `c`. */
+  input: (v: number, c: number) => number;
+  /** The expected conv1_1 kernel at [h][w][in][out] and bias. */
+  kernel: (h: number, w: number, i: number, o: number) => number;
+  bias: (o: number) => number;
+  /** The [y, x] pixels (of a 5×6 image) and output channels compared. */
+  pixels: [number, number][];
+  channels: number[];
+  /** Relative tolerance. */
+  tol: number;
+}
+
+/**
+ * Runs the weights in vgg19FeatureNet on a deterministic 5×6 image and checks conv1_1 against the
+ * hand-computed relu(b + Σ K·x): kernel [h][w] meets input row y+h-1, column x+w-1.
+ */
+export function assertConv1_1Forward(c: Conv1_1Check): void {
+  // vgg19FeatureNet always builds up to conv5_1 (its default taps live there).
+  const weights = initWeights(vgg19Def({ until: 'conv5_1' }), [32, 32, 3], 1);
+  for (const [k, v] of c.weights) weights.set(k, v);
+  const net = vgg19FeatureNet(weights, { preprocessing: c.preprocessing });
+  const H = 5;
+  const W = 6;
+  const px = (y: number, x: number, ch: number) => (y * 31 + x * 17 + ch * 59) % 256;
+  const img = tf.tensor4d(
+    Float32Array.from({ length: H * W * 3 }, (_, j) =>
+      px(Math.floor(j / (W * 3)), Math.floor(j / 3) % W, j % 3),
+    ),
+    [1, H, W, 3],
+  );
+  const out = net.forward(net.preprocess(img), ['conv1_1', 'conv1_2']);
+  assert.deepEqual(out.conv1_1.shape, [1, H, W, 64]);
+  assert.deepEqual(out.conv1_2.shape, [1, H, W, 64]);
+  const got = out.conv1_1.arraySync()[0];
+  for (const [y, x] of c.pixels) {
+    for (const o of c.channels) {
+      let s = c.bias(o);
+      for (let h = 0; h < 3; h++)
+        for (let w = 0; w < 3; w++)
+          for (let i = 0; i < 3; i++) s += c.input(px(y + h - 1, x + w - 1, i), i) * c.kernel(h, w, i, o);
+      assert.ok(
+        Math.abs(got[y][x][o] - Math.max(0, s)) < c.tol * Math.max(1, Math.abs(s)),
+        `(${y},${x},${o})`,
+      );
+    }
+  }
+  tf.dispose([img, ...Object.values(out)]);
+  net.dispose();
 }
 
 /** "conv2_1" → "block2_conv1" (Keras' layer names). */

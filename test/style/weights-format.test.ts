@@ -1,31 +1,22 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import sharp from 'sharp';
 import { decodeImage } from '../../src/image/decode.js';
-import { isVisageError, type ErrorCode } from '../../src/errors.js';
-import { initEngine } from '../../src/engine/backend.js';
 import { releaseDefaultStyleNetwork, stylize } from '../../src/style/index.js';
 import { detectWeightFormat, loadVgg19Weights, vgg19UntilFor } from '../../src/style/weights/index.js';
 import { runVisage } from '../helpers/cli.js';
 import { dataDir } from '../helpers/data.js';
 import { tinyNet } from './tiny-net.js';
-import { smallVgg19Weights, tempDir, writeKerasH5 } from '../helpers/vgg19-weights.js';
+import {
+  rejectsWithCode,
+  smallVgg19Weights,
+  weightsTestDir,
+  writeKerasH5,
+} from '../helpers/vgg19-weights.js';
 
-const dir = tempDir();
-before(async () => {
-  await initEngine();
-});
-after(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-const rejects = (p: Promise<unknown>, code: ErrorCode, msg?: RegExp) =>
-  assert.rejects(p, (e) => {
-    assert.ok(isVisageError(e), String(e));
-    assert.equal(e.code, code, e.message);
-    if (msg) assert.match(e.message, msg);
-    return true;
-  });
+const dir = weightsTestDir();
 
 const put = (name: string, bytes: Buffer | string) => {
   const p = path.join(dir, name);
@@ -65,26 +56,26 @@ test('unknown formats â†’ E_UNSUPPORTED_FORMAT naming the known ones; missing â†
   await sharp({ create: { width: 4, height: 4, channels: 3, background: '#808080' } })
     .png()
     .toFile(png);
-  await rejects(
+  await rejectsWithCode(
     loadVgg19Weights(png),
     'E_UNSUPPORTED_FORMAT',
     /looks like a PNG image.*Keras \.h5.*MatConvNet.*PyTorch/,
   );
-  await rejects(detectWeightFormat(dataDir('images', 'dog.jpg')), 'E_UNSUPPORTED_FORMAT', /JPEG/);
+  await rejectsWithCode(detectWeightFormat(dataDir('images', 'dog.jpg')), 'E_UNSUPPORTED_FORMAT', /JPEG/);
   let seed = 12345;
   const random = Buffer.from(
     Array.from({ length: 4096 }, () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24),
   );
-  await rejects(
+  await rejectsWithCode(
     loadVgg19Weights(put('random.pth', random)),
     'E_UNSUPPORTED_FORMAT',
     /is not a VGG-19 weights file/,
   );
   const empty = path.join(dir, 'empty-folder');
   fs.mkdirSync(empty);
-  await rejects(detectWeightFormat(empty), 'E_UNSUPPORTED_FORMAT', /without a model\.json/);
-  await rejects(loadVgg19Weights(path.join(dir, 'nope.h5')), 'E_FILE_NOT_FOUND');
-  await rejects(loadVgg19Weights(put('zero.pth', '')), 'E_EMPTY_FILE');
+  await rejectsWithCode(detectWeightFormat(empty), 'E_UNSUPPORTED_FORMAT', /without a model\.json/);
+  await rejectsWithCode(loadVgg19Weights(path.join(dir, 'nope.h5')), 'E_FILE_NOT_FOUND');
+  await rejectsWithCode(loadVgg19Weights(put('zero.pth', '')), 'E_EMPTY_FILE');
 });
 
 test('the layers a run taps decide how much of the file is needed', () => {
@@ -97,8 +88,8 @@ test('the layers a run taps decide how much of the file is needed', () => {
 test('stylize() refuses a network and a weights file together, and pooling without VGG-19 weights', async () => {
   const img = { width: 32, height: 32, data: new Uint8Array(32 * 32 * 3).fill(128) };
   const net = tinyNet();
-  await rejects(stylize(img, [img], { network: net, weights: 'x.h5' }), 'E_BAD_OPTION', /not both/);
-  await rejects(stylize(img, [img], { pooling: 'avg' }), 'E_BAD_OPTION', /pooling/);
+  await rejectsWithCode(stylize(img, [img], { network: net, weights: 'x.h5' }), 'E_BAD_OPTION', /not both/);
+  await rejectsWithCode(stylize(img, [img], { pooling: 'avg' }), 'E_BAD_OPTION', /pooling/);
   net.dispose();
 });
 
@@ -141,7 +132,11 @@ test('CLI: visage style --weights (early layers of a small .h5), convert-weights
     const r2 = await stylize(ci, [si], { ...opts, weights: conv, pooling: 'avg' });
     assert.equal(r2.options.network, 'vgg19 (visage: converted)');
     // The default layers reach conv5_1, which this file lacks: a clear error before any work.
-    await rejects(stylize(ci, [si], { size: 32, iterations: 1, weights: h5 }), 'E_WRONG_NETWORK', /conv2_2/);
+    await rejectsWithCode(
+      stylize(ci, [si], { size: 32, iterations: 1, weights: h5 }),
+      'E_WRONG_NETWORK',
+      /conv2_2/,
+    );
     releaseDefaultStyleNetwork();
   }
 });

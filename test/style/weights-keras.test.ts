@@ -1,49 +1,23 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import h5wasm from 'h5wasm/node';
-import { initEngine } from '../../src/engine/backend.js';
-import type { WeightMap } from '../../src/engine/graph/index.js';
-import { isVisageError, type ErrorCode } from '../../src/errors.js';
 import { loadKerasVgg19 } from '../../src/style/weights/keras-h5.js';
 import { loadVgg19Weights, vgg19FromFile } from '../../src/style/weights/index.js';
 import {
+  assertSameWeights,
+  rejectsWithCode,
   smallVgg19Weights,
-  tempDir,
   truncateHalf,
+  weightsTestDir,
   writeKerasH5,
   type KerasH5Options,
 } from '../helpers/vgg19-weights.js';
 
-const dir = tempDir();
+const dir = weightsTestDir();
 const source = smallVgg19Weights('conv2_1', 11);
-
-before(async () => {
-  await initEngine();
-});
-after(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-const rejects = (p: Promise<unknown>, code: ErrorCode, msg?: RegExp) =>
-  assert.rejects(p, (e) => {
-    assert.ok(isVisageError(e), String(e));
-    assert.equal(e.code, code, e.message);
-    if (msg) assert.match(e.message, msg);
-    return true;
-  });
-
-function assertSameWeights(got: WeightMap, want: WeightMap): void {
-  assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
-  for (const [k, w] of want) {
-    const g = got.get(k)!;
-    assert.deepEqual(g.shape, w.shape, k);
-    assert.ok(
-      g.data.every((v, i) => v === w.data[i]),
-      `${k}: values differ`,
-    );
-  }
-}
 
 const layouts: Array<[string, KerasH5Options]> = [
   ['Keras 2 names (block1_conv1/kernel:0 in a nested group)', {}],
@@ -113,8 +87,8 @@ test('Keras .h5 errors: truncated or corrupt → E_BAD_WEIGHTS, no HDF5 → E_UN
   const cut = path.join(dir, 'cut.h5');
   await writeKerasH5(cut, source);
   truncateHalf(cut);
-  await rejects(loadVgg19Weights(cut, { until: 'conv2_1' }), 'E_BAD_WEIGHTS', /truncated/);
-  await rejects(loadKerasVgg19(cut), 'E_BAD_WEIGHTS', /truncated/);
+  await rejectsWithCode(loadVgg19Weights(cut, { until: 'conv2_1' }), 'E_BAD_WEIGHTS', /truncated/);
+  await rejectsWithCode(loadKerasVgg19(cut), 'E_BAD_WEIGHTS', /truncated/);
 
   // Same size, garbage after the superblock: HDF5 itself fails (quietly), and we say so.
   const bad = path.join(dir, 'corrupt.h5');
@@ -122,15 +96,15 @@ test('Keras .h5 errors: truncated or corrupt → E_BAD_WEIGHTS, no HDF5 → E_UN
   const bytes = fs.readFileSync(bad);
   bytes.fill(0xa5, 96, bytes.length);
   fs.writeFileSync(bad, bytes);
-  await rejects(loadKerasVgg19(bad, { until: 'conv2_1' }), 'E_BAD_WEIGHTS', /damaged HDF5/);
+  await rejectsWithCode(loadKerasVgg19(bad, { until: 'conv2_1' }), 'E_BAD_WEIGHTS', /damaged HDF5/);
 
   const text = path.join(dir, 'notes.h5');
   fs.writeFileSync(text, 'not an HDF5 file at all');
-  await rejects(loadKerasVgg19(text), 'E_UNSUPPORTED_FORMAT');
-  await rejects(loadKerasVgg19(path.join(dir, 'missing.h5')), 'E_FILE_NOT_FOUND');
+  await rejectsWithCode(loadKerasVgg19(text), 'E_UNSUPPORTED_FORMAT');
+  await rejectsWithCode(loadKerasVgg19(path.join(dir, 'missing.h5')), 'E_FILE_NOT_FOUND');
   const empty = path.join(dir, 'empty.h5');
   fs.writeFileSync(empty, '');
-  await rejects(loadKerasVgg19(empty), 'E_EMPTY_FILE');
+  await rejectsWithCode(loadKerasVgg19(empty), 'E_EMPTY_FILE');
   // The loader is still usable afterwards (no emscripten abort left behind).
   const ok = path.join(dir, 'ok.h5');
   await writeKerasH5(ok, source);
@@ -144,7 +118,7 @@ test('Keras .h5 of another network → E_WRONG_NETWORK naming the layer', async 
   narrow.set('conv1_2/bias', { shape: [32], data: new Float32Array(32) });
   const f1 = path.join(dir, 'narrow.h5');
   await writeKerasH5(f1, narrow);
-  await rejects(loadVgg19Weights(f1, { until: 'conv2_1' }), 'E_WRONG_NETWORK', /conv1_2/);
+  await rejectsWithCode(loadVgg19Weights(f1, { until: 'conv2_1' }), 'E_WRONG_NETWORK', /conv1_2/);
 
   // A ResNet-style file: layer groups conv1, res2a_branch2a … and no blockB_convI at all.
   const f2 = path.join(dir, 'resnet.h5');
@@ -164,10 +138,10 @@ test('Keras .h5 of another network → E_WRONG_NETWORK naming the layer', async 
     n.create_dataset({ name: 'bias:0', data: new Float32Array(64), shape: [64], dtype: '<f' });
   }
   f.close();
-  await rejects(loadVgg19Weights(f2), 'E_WRONG_NETWORK', /not VGG-19: it has no weights for conv1_1/);
+  await rejectsWithCode(loadVgg19Weights(f2), 'E_WRONG_NETWORK', /not VGG-19: it has no weights for conv1_1/);
 
   // A real VGG-19 file that stops before the layers asked for.
   const short = path.join(dir, 'short.h5');
   await writeKerasH5(short, smallVgg19Weights('conv1_2'));
-  await rejects(loadVgg19Weights(short, { until: 'conv2_1' }), 'E_WRONG_NETWORK', /conv2_1/);
+  await rejectsWithCode(loadVgg19Weights(short, { until: 'conv2_1' }), 'E_WRONG_NETWORK', /conv2_1/);
 });

@@ -1,37 +1,29 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../../src/engine/backend.js';
-import { isVisageError } from '../../src/errors.js';
-import { initWeights } from '../../src/engine/graph/index.js';
-import { vgg19Def, vgg19FeatureNet } from '../../src/style/nets/vgg19.js';
+import { test } from 'node:test';
 import { loadMatConvNetVgg19, MATCONVNET_MEAN_RGB } from '../../src/style/weights/matconvnet.js';
 import { colMajor, writeMat5, type MatIn, type Mat5WriteOptions } from '../helpers/mat5-writer.js';
+import {
+  assertConv1_1Forward,
+  assertTestConvValues,
+  PYTHON,
+  pythonLacks,
+  rejectsWithCode,
+  TEST_CONVS,
+  testBias as bv,
+  testConvsFlat,
+  testFilter as fv,
+  weightsTestDir,
+} from '../helpers/vgg19-weights.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'visage-matconvnet-'));
-after(() => fs.rmSync(dir, { recursive: true, force: true }));
-before(async () => {
-  await initEngine();
-});
-
-const CONVS: [string, number, number][] = [
-  ['conv1_1', 3, 64],
-  ['conv1_2', 64, 64],
-  ['conv2_1', 64, 128],
-];
-/** Deterministic filter value (exact in float32), different along h and w so a transposition shows. */
-const fv = (h: number, w: number, i: number, o: number, layer: number) =>
-  (((h * 7 + w * 13 + i * 3 + o * 5 + layer * 11) % 17) - 8) / 64;
-const bv = (o: number, layer: number) => (((o + layer) % 5) - 2) / 8;
+const dir = weightsTestDir('visage-matconvnet-');
 
 /** MatConvNet's SimpleNN layer list (a 1×N cell of 1×1 structs) up to conv2_1, VGG shapes. */
 function vggLayers(opts: { coutOf?: Record<string, number>; oldFields?: boolean } = {}): MatIn {
   const cells: MatIn[] = [];
-  CONVS.forEach(([name, cin, cout0], layer) => {
+  TEST_CONVS.forEach(([name, cin, cout0], layer) => {
     const cout = opts.coutOf?.[name] ?? cout0;
     const filters: MatIn = {
       numeric: colMajor([3, 3, cin, cout], (h, w, i, o) => fv(h, w, i, o, layer)),
@@ -70,30 +62,6 @@ function write(name: string, vars: Record<string, MatIn>, opts: Mat5WriteOptions
   return p;
 }
 
-/** The weights compared value by value with fv/bv in our HWIO layout. */
-function assertVggValues(weights: Map<string, { shape: number[]; data: Float32Array }>, until: number): void {
-  for (let layer = 0; layer <= until; layer++) {
-    const [name, cin, cout] = CONVS[layer];
-    const k = weights.get(`${name}/kernel`)!;
-    assert.deepEqual(k.shape, [3, 3, cin, cout]);
-    let bad = 0;
-    for (let h = 0; h < 3; h++)
-      for (let w = 0; w < 3; w++)
-        for (let i = 0; i < cin; i++)
-          for (let o = 0; o < cout; o++)
-            if (k.data[((h * 3 + w) * cin + i) * cout + o] !== fv(h, w, i, o, layer)) bad++;
-    assert.equal(bad, 0, `${name}: ${bad} kernel values differ`);
-    const b = weights.get(`${name}/bias`)!;
-    assert.deepEqual(b.shape, [cout]);
-    assert.deepEqual(
-      Array.from(b.data),
-      Array.from({ length: cout }, (_, o) => bv(o, layer)),
-    );
-  }
-}
-
-const code = (c: string) => (e: unknown) => isVisageError(e) && e.code === c;
-
 test('MatConvNet (old layout, uncompressed): column-major H×W×I×O filters become our HWIO, RGB mean read', async () => {
   const file = write('vgg-old.mat', {
     layers: vggLayers(),
@@ -103,13 +71,13 @@ test('MatConvNet (old layout, uncompressed): column-major H×W×I×O filters bec
   const r = await loadMatConvNetVgg19(file, { until: 'conv1_2' });
   assert.equal(r.format, 'matconvnet');
   assert.equal(r.preprocessing, 'matconvnet');
-  assertVggValues(r.weights, 1);
+  assertTestConvValues(r.weights, 1);
   // Layers after `until` are not converted.
   assert.equal(r.weights.has('conv2_1/kernel'), false);
   assert.equal(r.weights.size, 4);
   // `until` may name a pooling layer too (the dispatcher passes the layer the network stops at).
   assert.equal((await loadMatConvNetVgg19(file, { until: 'pool1' })).weights.size, 4);
-  await assert.rejects(loadMatConvNetVgg19(file, { until: 'conv6_1' }), code('E_UNKNOWN_LAYER'));
+  await rejectsWithCode(loadMatConvNetVgg19(file, { until: 'conv6_1' }), 'E_UNKNOWN_LAYER');
   r.meanRgb!.forEach((v, c) => assert.ok(Math.abs(v - MATCONVNET_MEAN_RGB[c]) < 1e-4));
   assert.deepEqual(r.warnings, []);
 });
@@ -132,7 +100,7 @@ test('MatConvNet (beta-16+ layout, compressed, big-endian): same numbers; anothe
         until: 'conv2_1',
       },
     );
-    assertVggValues(r.weights, 2);
+    assertTestConvValues(r.weights, 2);
     assert.deepEqual(r.meanRgb, [120, 110, 100]);
     assert.equal(r.warnings.length, 1);
     assert.match(r.warnings[0], /mean pixel RGB \[120\.000,110\.000,100\.000\]/);
@@ -146,7 +114,7 @@ test('MatConvNet: very old files (filters/biases fields) and DagNN files (layers
       until: 'conv1_2',
     },
   );
-  assertVggValues(old.weights, 1);
+  assertTestConvValues(old.weights, 1);
   assert.equal(old.meanRgb, undefined);
 
   // DagNN: `layers` is a struct array whose conv entries name their parameters in `params`.
@@ -172,82 +140,61 @@ test('MatConvNet: very old files (filters/biases fields) and DagNN files (layers
     write('vgg-dag.mat', { layers: { struct: dagLayers }, params: { struct: params } }, { compress: true }),
     { until: 'conv2_1' },
   );
-  assertVggValues(dag.weights, 2);
+  assertTestConvValues(dag.weights, 2);
 });
 
 test('MatConvNet weights run in vgg19FeatureNet: conv1_1 at a pixel equals the hand-computed sum', async () => {
   const r = await loadMatConvNetVgg19(write('vgg-fwd.mat', { layers: vggLayers() }, { compress: true }), {
     until: 'conv1_2',
   });
-  // vgg19FeatureNet always builds up to conv5_1 (its default taps live there): the layers this small file
-  // lacks get seeded random weights; conv1_1 and conv1_2 are the file's.
-  const weights = initWeights(vgg19Def({ until: 'conv5_1' }), [32, 32, 3], 1);
-  for (const [k, v] of r.weights) weights.set(k, v);
-  const net = vgg19FeatureNet(weights, { preprocessing: r.preprocessing });
-  const H = 5;
-  const W = 6;
-  const px = (y: number, x: number, c: number) => ((y * 31 + x * 17 + c * 59) % 256) * 1.0;
-  const img = tf.tensor4d(
-    Float32Array.from({ length: H * W * 3 }, (_, j) =>
-      px(Math.floor(j / (W * 3)), Math.floor(j / 3) % W, j % 3),
-    ),
-    [1, H, W, 3],
-  );
-  const out = net.forward(net.preprocess(img), ['conv1_1', 'conv1_2']);
-  assert.deepEqual(out.conv1_1.shape, [1, H, W, 64]);
-  assert.deepEqual(out.conv1_2.shape, [1, H, W, 64]);
-  const got = out.conv1_1.arraySync()[0];
-  // MatConvNet feeds RGB 0..255 minus the mean; kernel [h][w] meets input row y+h-1, column x+w-1.
-  for (const [y, x] of [
-    [2, 3],
-    [1, 1],
-  ]) {
-    for (const o of [0, 5, 63]) {
-      let s = bv(o, 0);
-      for (let h = 0; h < 3; h++)
-        for (let w = 0; w < 3; w++)
-          for (let i = 0; i < 3; i++)
-            s += (px(y + h - 1, x + w - 1, i) - MATCONVNET_MEAN_RGB[i]) * fv(h, w, i, o, 0);
-      assert.ok(
-        Math.abs(got[y][x][o] - Math.max(0, s)) < 1e-3 * Math.max(1, Math.abs(s)),
-        `(${y},${x},${o})`,
-      );
-    }
-  }
-  tf.dispose([img, ...Object.values(out)]);
-  net.dispose();
+  // MatConvNet feeds RGB 0..255 minus the mean.
+  assertConv1_1Forward({
+    weights: r.weights,
+    preprocessing: r.preprocessing,
+    input: (v, c) => v - MATCONVNET_MEAN_RGB[c],
+    kernel: (h, w, i, o) => fv(h, w, i, o, 0),
+    bias: (o) => bv(o, 0),
+    pixels: [
+      [2, 3],
+      [1, 1],
+    ],
+    channels: [0, 5, 63],
+    tol: 1e-3,
+  });
 });
 
 test('MatConvNet failures have stable codes', async () => {
-  await assert.rejects(loadMatConvNetVgg19(path.join(dir, 'missing.mat')), code('E_FILE_NOT_FOUND'));
+  await rejectsWithCode(loadMatConvNetVgg19(path.join(dir, 'missing.mat')), 'E_FILE_NOT_FOUND');
   fs.writeFileSync(path.join(dir, 'empty.mat'), '');
-  await assert.rejects(loadMatConvNetVgg19(path.join(dir, 'empty.mat')), code('E_EMPTY_FILE'));
+  await rejectsWithCode(loadMatConvNetVgg19(path.join(dir, 'empty.mat')), 'E_EMPTY_FILE');
   const noise = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24));
   fs.writeFileSync(path.join(dir, 'noise.mat'), noise);
-  await assert.rejects(loadMatConvNetVgg19(path.join(dir, 'noise.mat')), code('E_UNSUPPORTED_FORMAT'));
+  await rejectsWithCode(loadMatConvNetVgg19(path.join(dir, 'noise.mat')), 'E_UNSUPPORTED_FORMAT');
 
   // Cut in half: the big variable runs past the end (raw) or stops inflating (compressed).
   for (const compress of [false, true]) {
     const whole = writeMat5({ layers: vggLayers() }, { compress });
     const cut = path.join(dir, `cut-${compress}.mat`);
     fs.writeFileSync(cut, whole.subarray(0, whole.length >> 1));
-    await assert.rejects(loadMatConvNetVgg19(cut, { until: 'conv1_2' }), code('E_BAD_WEIGHTS'));
+    await rejectsWithCode(loadMatConvNetVgg19(cut, { until: 'conv1_2' }), 'E_BAD_WEIGHTS');
   }
   // A valid MAT-file holding a conv1_2 with 32 filters is not VGG-19.
-  await assert.rejects(
+  await rejectsWithCode(
     loadMatConvNetVgg19(write('narrow.mat', { layers: vggLayers({ coutOf: { conv1_2: 32 } }) }), {
       until: 'conv1_2',
     }),
-    (e) => code('E_WRONG_NETWORK')(e) && /conv1_2/.test((e as Error).message),
+    'E_WRONG_NETWORK',
+    /conv1_2/,
   );
   // conv2_1 asked for but absent; and a MAT-file that is no network at all.
-  await assert.rejects(
+  await rejectsWithCode(
     loadMatConvNetVgg19(write('short.mat', { layers: vggLayers() }), { until: 'conv3_1' }),
-    (e) => code('E_WRONG_NETWORK')(e) && /conv2_2/.test((e as Error).message),
+    'E_WRONG_NETWORK',
+    /conv2_2/,
   );
-  await assert.rejects(
+  await rejectsWithCode(
     loadMatConvNetVgg19(write('data.mat', { x: { numeric: [1, 2, 3], dims: [1, 3], cls: 'double' } })),
-    code('E_WRONG_NETWORK'),
+    'E_WRONG_NETWORK',
   );
   // MATLAB v7.3 files are HDF5.
   const v73 = Buffer.alloc(600);
@@ -259,16 +206,10 @@ test('MatConvNet failures have stable codes', async () => {
   v73.writeUInt16LE(0x0200, 124);
   v73.write('IM', 126, 'latin1');
   fs.writeFileSync(path.join(dir, 'v73.mat'), v73);
-  await assert.rejects(loadMatConvNetVgg19(path.join(dir, 'v73.mat')), code('E_UNSUPPORTED_FORMAT'));
+  await rejectsWithCode(loadMatConvNetVgg19(path.join(dir, 'v73.mat')), 'E_UNSUPPORTED_FORMAT');
 });
 
-const python = process.env.VISAGE_PYTHON ?? '/usr/bin/python3';
-const scipyMissing = (() => {
-  const r = spawnSync(python, ['-c', 'import scipy.io, numpy'], { encoding: 'utf8' });
-  return r.status === 0
-    ? false
-    : `needs ${python} with scipy (set VISAGE_PYTHON): ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`;
-})();
+const scipyMissing = pythonLacks('scipy.io, numpy');
 
 // scipy.io.savemat is what MatConvNet's own Caffe importer used to write imagenet-vgg-verydeep-19.mat.
 const SCIPY_SCRIPT = `
@@ -304,7 +245,7 @@ print(f.shape, ours['layers'][0, 0][0, 0]['name'][0])
 test('cross-check with scipy.io.savemat/loadmat (compressed and not)', { skip: scipyMissing }, async () => {
   const sub = fs.mkdtempSync(path.join(dir, 'scipy-'));
   fs.writeFileSync(path.join(sub, 'ours.mat'), writeMat5({ layers: vggLayers() }, { compress: true }));
-  const r = spawnSync(python, ['-c', SCIPY_SCRIPT, sub], { encoding: 'utf8' });
+  const r = spawnSync(PYTHON, ['-c', SCIPY_SCRIPT, sub], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /\(3, 3, 3, 64\) conv1_1/);
   const read = (f: string) => {
@@ -314,12 +255,9 @@ test('cross-check with scipy.io.savemat/loadmat (compressed and not)', { skip: s
   const expected = read('scipy-expected.f32');
   for (const kind of ['raw', 'z']) {
     const w = await loadMatConvNetVgg19(path.join(sub, `scipy-${kind}.mat`), { until: 'conv2_1' });
-    const got = CONVS.flatMap(([n]) => [
-      ...w.weights.get(`${n}/kernel`)!.data,
-      ...w.weights.get(`${n}/bias`)!.data,
-    ]);
+    const got = testConvsFlat(w.weights);
     assert.equal(got.length, expected.length);
-    assert.deepEqual(Float32Array.from(got), expected, kind);
+    assert.deepEqual(got, expected, kind);
     w.meanRgb!.forEach((v, c) => assert.ok(Math.abs(v - MATCONVNET_MEAN_RGB[c]) < 1e-4));
   }
   // scipy sees our writer's conv1_1 as [h, w, in, out] with the values we meant.

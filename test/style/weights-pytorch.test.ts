@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../../src/engine/backend.js';
-import { initWeights } from '../../src/engine/graph/index.js';
-import { isVisageError } from '../../src/errors.js';
-import { vgg19Def, vgg19FeatureNet } from '../../src/style/nets/vgg19.js';
+import { test } from 'node:test';
 import { loadTorchVgg19 } from '../../src/style/weights/pytorch.js';
 import {
   contiguous,
@@ -21,20 +15,25 @@ import {
   type StorageSpec,
   type TensorSpec,
 } from '../helpers/torch-writer.js';
+import {
+  assertConv1_1Forward,
+  assertTestConvValues,
+  PYTHON,
+  pythonLacks,
+  rejectsWithCode,
+  testBias as bv,
+  testConvsFlat,
+  testFilter,
+  weightsTestDir,
+} from '../helpers/vgg19-weights.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'visage-pytorch-'));
-after(() => fs.rmSync(dir, { recursive: true, force: true }));
-before(async () => {
-  await initEngine();
-});
+const dir = weightsTestDir('visage-pytorch-');
 
 const FORMATS = ['zip', 'legacy'] as const;
 const TORCH_MEAN = [0.485, 0.456, 0.406];
 const TORCH_STD = [0.229, 0.224, 0.225];
-/** Deterministic weight value (exact in float32), different along h and w so a transposition shows. */
-const fv = (o: number, i: number, h: number, w: number, layer: number) =>
-  (((h * 7 + w * 13 + i * 3 + o * 5 + layer * 11) % 17) - 8) / 64;
-const bv = (o: number, layer: number) => (((o + layer) % 5) - 2) / 8;
+/** testFilter in torch's OIHW argument order. */
+const fv = (o: number, i: number, h: number, w: number, layer: number) => testFilter(h, w, i, o, layer);
 
 /**
  * torchvision-style state_dict up to conv2_1 (features.0, .2, .5) plus a classifier tensor. conv1_1's
@@ -85,33 +84,6 @@ function writeFile(name: string, data: Buffer): string {
   return p;
 }
 
-const CONVS: [string, number, number][] = [
-  ['conv1_1', 3, 64],
-  ['conv1_2', 64, 64],
-  ['conv2_1', 64, 128],
-];
-
-function assertVggValues(weights: Map<string, { shape: number[]; data: Float32Array }>, until: number): void {
-  for (let layer = 0; layer <= until; layer++) {
-    const [name, cin, cout] = CONVS[layer];
-    const k = weights.get(`${name}/kernel`)!;
-    assert.deepEqual(k.shape, [3, 3, cin, cout]);
-    let bad = 0;
-    for (let h = 0; h < 3; h++)
-      for (let w = 0; w < 3; w++)
-        for (let i = 0; i < cin; i++)
-          for (let o = 0; o < cout; o++)
-            if (k.data[((h * 3 + w) * cin + i) * cout + o] !== fv(o, i, h, w, layer)) bad++;
-    assert.equal(bad, 0, `${name}: ${bad} kernel values differ`);
-    assert.deepEqual(
-      Array.from(weights.get(`${name}/bias`)!.data),
-      Array.from({ length: cout }, (_, o) => bv(o, layer)),
-    );
-  }
-}
-
-const code = (c: string) => (e: unknown) => isVisageError(e) && e.code === c;
-
 test('torch.save zip and legacy state_dicts: OIHW views (strides, offsets, float64) become HWIO', async () => {
   const { tensors, storages } = vggStateDict();
   for (const format of FORMATS) {
@@ -119,7 +91,7 @@ test('torch.save zip and legacy state_dicts: OIHW views (strides, offsets, float
     const r = await loadTorchVgg19(file, { until: 'conv2_1' });
     assert.equal(r.format, 'pytorch');
     assert.equal(r.preprocessing, 'torch');
-    assertVggValues(r.weights, 2);
+    assertTestConvValues(r.weights, 2);
     const short = await loadTorchVgg19(file, { until: 'conv1_2' });
     assert.deepEqual([...short.weights.keys()].sort(), [
       'conv1_1/bias',
@@ -128,7 +100,7 @@ test('torch.save zip and legacy state_dicts: OIHW views (strides, offsets, float
       'conv1_2/kernel',
     ]);
     assert.equal((await loadTorchVgg19(file, { until: 'pool1' })).weights.size, 4);
-    await assert.rejects(loadTorchVgg19(file, { until: 'conv6_1' }), code('E_UNKNOWN_LAYER'));
+    await rejectsWithCode(loadTorchVgg19(file, { until: 'conv6_1' }), 'E_UNKNOWN_LAYER');
   }
 });
 
@@ -143,7 +115,7 @@ test('wrapped checkpoints ({state_dict: …}, DataParallel "module." keys) load 
   } satisfies Py;
   const sd = torchSaveZip(checkpoint, storages);
   const r = await loadTorchVgg19(writeFile('dp.pth', sd), { until: 'conv1_2' });
-  assertVggValues(r.weights, 1);
+  assertTestConvValues(r.weights, 1);
 });
 
 /** The same state_dict as Python 2 era torch wrote it (legacy format, py2 str, _rebuild_tensor, GPU storages). */
@@ -178,7 +150,7 @@ function py2StateDictFile(): Buffer {
 
 test('Python 2 era legacy files (torchvision 2017): OrderedDict([[k, v], …]), py2 str, _rebuild_tensor, GPU storages', async () => {
   const r = await loadTorchVgg19(writeFile('py2.pth', py2StateDictFile()), { until: 'conv2_1' });
-  assertVggValues(r.weights, 2);
+  assertTestConvValues(r.weights, 2);
 });
 
 test('PyTorch weights run in vgg19FeatureNet: conv1_1 at a pixel equals the hand-computed sum', async () => {
@@ -186,80 +158,62 @@ test('PyTorch weights run in vgg19FeatureNet: conv1_1 at a pixel equals the hand
   const r = await loadTorchVgg19(writeFile('fwd.pth', torchSaveStateDict(tensors, storages, 'legacy')), {
     until: 'conv1_2',
   });
-  // vgg19FeatureNet always builds up to conv5_1; the layers this small file lacks get seeded random weights.
-  const weights = initWeights(vgg19Def({ until: 'conv5_1' }), [32, 32, 3], 1);
-  for (const [k, v] of r.weights) weights.set(k, v);
-  const net = vgg19FeatureNet(weights, { preprocessing: r.preprocessing });
-  const H = 5;
-  const W = 6;
-  const px = (y: number, x: number, c: number) => (y * 31 + x * 17 + c * 59) % 256;
-  const img = tf.tensor4d(
-    Float32Array.from({ length: H * W * 3 }, (_, j) =>
-      px(Math.floor(j / (W * 3)), Math.floor(j / 3) % W, j % 3),
-    ),
-    [1, H, W, 3],
-  );
-  const out = net.forward(net.preprocess(img), ['conv1_1', 'conv1_2']);
-  assert.deepEqual(out.conv1_2.shape, [1, H, W, 64]);
-  const got = out.conv1_1.arraySync()[0];
-  for (const [y, x] of [
-    [2, 3],
-    [1, 4],
-  ]) {
-    for (const o of [0, 7, 63]) {
-      let s = bv(o, 0);
-      for (let h = 0; h < 3; h++)
-        for (let w = 0; w < 3; w++)
-          for (let i = 0; i < 3; i++)
-            s += ((px(y + h - 1, x + w - 1, i) / 255 - TORCH_MEAN[i]) / TORCH_STD[i]) * fv(o, i, h, w, 0);
-      assert.ok(
-        Math.abs(got[y][x][o] - Math.max(0, s)) < 1e-4 * Math.max(1, Math.abs(s)),
-        `(${y},${x},${o})`,
-      );
-    }
-  }
-  tf.dispose([img, ...Object.values(out)]);
-  net.dispose();
+  // torchvision feeds RGB scaled to 0..1, standardised per channel.
+  assertConv1_1Forward({
+    weights: r.weights,
+    preprocessing: r.preprocessing,
+    input: (v, c) => (v / 255 - TORCH_MEAN[c]) / TORCH_STD[c],
+    kernel: (h, w, i, o) => fv(o, i, h, w, 0),
+    bias: (o) => bv(o, 0),
+    pixels: [
+      [2, 3],
+      [1, 4],
+    ],
+    channels: [0, 7, 63],
+    tol: 1e-4,
+  });
 });
 
 test('PyTorch failures have stable codes', async () => {
-  await assert.rejects(loadTorchVgg19(path.join(dir, 'missing.pth')), code('E_FILE_NOT_FOUND'));
-  await assert.rejects(loadTorchVgg19(writeFile('empty.pth', Buffer.alloc(0))), code('E_EMPTY_FILE'));
+  await rejectsWithCode(loadTorchVgg19(path.join(dir, 'missing.pth')), 'E_FILE_NOT_FOUND');
+  await rejectsWithCode(loadTorchVgg19(writeFile('empty.pth', Buffer.alloc(0))), 'E_EMPTY_FILE');
   const noise = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24));
-  await assert.rejects(loadTorchVgg19(writeFile('noise.pth', noise)), code('E_UNSUPPORTED_FORMAT'));
+  await rejectsWithCode(loadTorchVgg19(writeFile('noise.pth', noise)), 'E_UNSUPPORTED_FORMAT');
   // A pickle, but of something else than torch.save wrote.
-  await assert.rejects(
+  await rejectsWithCode(
     loadTorchVgg19(writeFile('plain.pkl', pickle({ dict: [['a', 1]] }))),
-    code('E_UNSUPPORTED_FORMAT'),
+    'E_UNSUPPORTED_FORMAT',
   );
   const tar = Buffer.alloc(1024);
   tar.write('ustar', 257, 'latin1');
-  await assert.rejects(loadTorchVgg19(writeFile('old.tar.pth', tar)), code('E_UNSUPPORTED_FORMAT'));
+  await rejectsWithCode(loadTorchVgg19(writeFile('old.tar.pth', tar)), 'E_UNSUPPORTED_FORMAT');
 
   const { tensors, storages } = vggStateDict();
   for (const format of FORMATS) {
     const whole = torchSaveStateDict(tensors, storages, format);
-    await assert.rejects(
+    await rejectsWithCode(
       loadTorchVgg19(writeFile(`cut-${format}.pth`, whole.subarray(0, whole.length >> 1)), {
         until: 'conv1_2',
       }),
-      code('E_BAD_WEIGHTS'),
+      'E_BAD_WEIGHTS',
     );
     // conv1_2 with 32 filters is not VGG-19.
     const narrow = vggStateDict({ cout12: 32 });
-    await assert.rejects(
+    await rejectsWithCode(
       loadTorchVgg19(
         writeFile(`narrow-${format}.pth`, torchSaveStateDict(narrow.tensors, narrow.storages, format)),
         {
           until: 'conv2_1',
         },
       ),
-      (e) => code('E_WRONG_NETWORK')(e) && /conv1_2/.test((e as Error).message),
+      'E_WRONG_NETWORK',
+      /conv1_2/,
     );
     // Asking for conv2_2, which this file lacks.
-    await assert.rejects(
+    await rejectsWithCode(
       loadTorchVgg19(writeFile(`short-${format}.pth`, whole), { until: 'conv2_2' }),
-      (e) => code('E_WRONG_NETWORK')(e) && /conv2_2/.test((e as Error).message),
+      'E_WRONG_NETWORK',
+      /conv2_2/,
     );
   }
   // A ResNet-like state_dict (with an int64 num_batches_tracked) is another network.
@@ -276,10 +230,7 @@ test('PyTorch failures have stable codes', async () => {
     },
     'zip',
   );
-  await assert.rejects(
-    loadTorchVgg19(writeFile('resnet.pth', resnet)),
-    (e) => code('E_WRONG_NETWORK')(e) && /conv1_1/.test((e as Error).message),
-  );
+  await rejectsWithCode(loadTorchVgg19(writeFile('resnet.pth', resnet)), 'E_WRONG_NETWORK', /conv1_1/);
 
   // A whole pickled model (torch.save(model)) would need its Python classes: refused with the fix.
   for (const [name, data] of [
@@ -292,20 +243,17 @@ test('PyTorch failures have stable codes', async () => {
       ),
     ],
   ] as const) {
-    await assert.rejects(
-      loadTorchVgg19(writeFile(name, data)),
-      (e) =>
-        code('E_UNSUPPORTED_FORMAT')(e) &&
-        /state_dict\(\)/.test((e as Error).message) &&
-        /torchvision\.models\.vgg\.VGG/.test((e as Error).message),
-    );
+    await rejectsWithCode(loadTorchVgg19(writeFile(name, data)), 'E_UNSUPPORTED_FORMAT', [
+      /state_dict\(\)/,
+      /torchvision\.models\.vgg\.VGG/,
+    ]);
   }
   // Globals are never run: a pickle calling os.system just yields an inert value (and no state_dict).
   const evil = torchSaveZip(
     { reduce: [{ global: ['os', 'system'] }, ['touch ' + path.join(dir, 'pwned')]] },
     {},
   );
-  await assert.rejects(loadTorchVgg19(writeFile('evil.pth', evil)), code('E_UNSUPPORTED_FORMAT'));
+  await rejectsWithCode(loadTorchVgg19(writeFile('evil.pth', evil)), 'E_UNSUPPORTED_FORMAT');
   assert.equal(fs.existsSync(path.join(dir, 'pwned')), false);
   // vgg19_bn is recognised and named.
   const bn = torchSaveStateDict(
@@ -316,19 +264,10 @@ test('PyTorch failures have stable codes', async () => {
     { a: { data: new Float32Array(64 * 27) }, b: { data: new Float32Array(64) } },
     'legacy',
   );
-  await assert.rejects(
-    loadTorchVgg19(writeFile('bn.pth', bn)),
-    (e) => code('E_WRONG_NETWORK')(e) && /vgg19_bn/.test((e as Error).message),
-  );
+  await rejectsWithCode(loadTorchVgg19(writeFile('bn.pth', bn)), 'E_WRONG_NETWORK', /vgg19_bn/);
 });
 
-const python = process.env.VISAGE_PYTHON ?? '/usr/bin/python3';
-const torchMissing = (() => {
-  const r = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
-  return r.status === 0
-    ? false
-    : `needs ${python} with torch (set VISAGE_PYTHON): ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`;
-})();
+const torchMissing = pythonLacks('torch');
 
 const TORCH_SCRIPT = `
 import sys, collections, numpy as np, torch
@@ -363,7 +302,7 @@ test('cross-check with torch.save/torch.load (zip and legacy)', { skip: torchMis
   for (const format of FORMATS)
     fs.writeFileSync(path.join(sub, `ours-${format}.pth`), torchSaveStateDict(tensors, storages, format));
   fs.writeFileSync(path.join(sub, 'ours-py2.pth'), py2StateDictFile());
-  const r = spawnSync(python, ['-c', TORCH_SCRIPT, sub], { encoding: 'utf8' });
+  const r = spawnSync(PYTHON, ['-c', TORCH_SCRIPT, sub], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   // torch sees our writer's files as we meant them (the OIHW view, the offset bias, the float64 bias).
   for (const format of [...FORMATS, 'py2']) {
@@ -378,11 +317,8 @@ test('cross-check with torch.save/torch.load (zip and legacy)', { skip: torchMis
   const expected = new Float32Array(b.buffer, b.byteOffset, b.length / 4);
   for (const format of FORMATS) {
     const w = await loadTorchVgg19(path.join(sub, `torch-${format}.pth`), { until: 'conv2_1' });
-    const got = CONVS.flatMap(([n]) => [
-      ...w.weights.get(`${n}/kernel`)!.data,
-      ...w.weights.get(`${n}/bias`)!.data,
-    ]);
+    const got = testConvsFlat(w.weights);
     assert.equal(got.length, expected.length);
-    assert.deepEqual(Float32Array.from(got), expected, format);
+    assert.deepEqual(got, expected, format);
   }
 });

@@ -1,43 +1,23 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { initEngine } from '../../src/engine/backend.js';
-import { saveModel, type WeightMap } from '../../src/engine/graph/index.js';
-import { isVisageError, type ErrorCode } from '../../src/errors.js';
+import { saveModel } from '../../src/engine/graph/index.js';
 import { vgg19Def } from '../../src/style/nets/vgg19.js';
 import { loadVgg19Weights, saveVgg19Weights, vgg19FromFile } from '../../src/style/weights/index.js';
 import { decodeFloat16, loadTfjsVgg19 } from '../../src/style/weights/tfjs-json.js';
-import { smallVgg19Weights, tempDir, truncateHalf, writeTfjs } from '../helpers/vgg19-weights.js';
+import {
+  assertSameWeights,
+  rejectsWithCode,
+  smallVgg19Weights,
+  truncateHalf,
+  weightsTestDir,
+  writeTfjs,
+} from '../helpers/vgg19-weights.js';
 
-const dir = tempDir();
+const dir = weightsTestDir();
 const source = smallVgg19Weights('conv2_1', 5);
-
-before(async () => {
-  await initEngine();
-});
-after(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-const rejects = (p: Promise<unknown>, code: ErrorCode, msg?: RegExp) =>
-  assert.rejects(p, (e) => {
-    assert.ok(isVisageError(e), String(e));
-    assert.equal(e.code, code, e.message);
-    if (msg) assert.match(e.message, msg);
-    return true;
-  });
-
-function assertSameWeights(got: WeightMap, want: WeightMap): void {
-  assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
-  for (const [k, w] of want) {
-    const g = got.get(k)!;
-    assert.deepEqual(g.shape, w.shape, k);
-    assert.ok(
-      g.data.every((v, i) => v === w.data[i]),
-      `${k}: values differ`,
-    );
-  }
-}
 
 test('tfjs model.json (float32, 3 shards split mid-weight, "vgg19/" prefix): exact values, Caffe preprocessing', async () => {
   const d = path.join(dir, 'f32');
@@ -107,34 +87,34 @@ test('tfjs / Visage errors: truncated shard or JSON → E_BAD_WEIGHTS, missing s
   const cut = path.join(dir, 'cut');
   writeTfjs(cut, source, { shards: 2 });
   truncateHalf(path.join(cut, 'group1-shard2of2.bin'));
-  await rejects(loadVgg19Weights(cut, { until: 'conv2_1' }), 'E_BAD_WEIGHTS', /truncated/);
+  await rejectsWithCode(loadVgg19Weights(cut, { until: 'conv2_1' }), 'E_BAD_WEIGHTS', /truncated/);
 
   const cutJson = path.join(dir, 'cut-json');
   writeTfjs(cutJson, source);
   truncateHalf(path.join(cutJson, 'model.json'));
-  await rejects(loadVgg19Weights(cutJson), 'E_BAD_WEIGHTS', /not valid JSON/);
+  await rejectsWithCode(loadVgg19Weights(cutJson), 'E_BAD_WEIGHTS', /not valid JSON/);
 
   const noShard = path.join(dir, 'no-shard');
   writeTfjs(noShard, source, { shards: 2 });
   fs.rmSync(path.join(noShard, 'group1-shard1of2.bin'));
-  await rejects(loadVgg19Weights(noShard), 'E_FILE_NOT_FOUND', /group1-shard1of2\.bin/);
+  await rejectsWithCode(loadVgg19Weights(noShard), 'E_FILE_NOT_FOUND', /group1-shard1of2\.bin/);
 
   const cutVisage = path.join(dir, 'cut-visage');
   saveVgg19Weights(cutVisage, { weights: source, preprocessing: 'caffe', format: 'keras-h5' });
   truncateHalf(path.join(cutVisage, 'weights.bin'));
-  await rejects(loadVgg19Weights(cutVisage, { until: 'conv2_1' }), 'E_BAD_WEIGHTS', /truncated/);
+  await rejectsWithCode(loadVgg19Weights(cutVisage, { until: 'conv2_1' }), 'E_BAD_WEIGHTS', /truncated/);
 
   // JSON that is no model at all.
   const other = path.join(dir, 'package.json');
   fs.writeFileSync(other, JSON.stringify({ name: 'x', version: '1.0.0' }));
-  await rejects(loadVgg19Weights(other), 'E_UNSUPPORTED_FORMAT');
+  await rejectsWithCode(loadVgg19Weights(other), 'E_UNSUPPORTED_FORMAT');
 
   // A tfjs VGG whose conv1_2 has 32 filters; a MobileNet-like tfjs model; a Visage model of another network.
   const narrow = smallVgg19Weights('conv1_2', 1);
   narrow.set('conv1_2/kernel', { shape: [3, 3, 64, 32], data: new Float32Array(9 * 64 * 32) });
   narrow.set('conv1_2/bias', { shape: [32], data: new Float32Array(32) });
   writeTfjs(path.join(dir, 'narrow'), narrow);
-  await rejects(
+  await rejectsWithCode(
     loadVgg19Weights(path.join(dir, 'narrow'), { until: 'conv1_2' }),
     'E_WRONG_NETWORK',
     /conv1_2/,
@@ -151,7 +131,7 @@ test('tfjs / Visage errors: truncated shard or JSON → E_BAD_WEIGHTS, missing s
       ],
     }),
   );
-  await rejects(loadVgg19Weights(mobile), 'E_WRONG_NETWORK', /no weights for conv1_1/);
+  await rejectsWithCode(loadVgg19Weights(mobile), 'E_WRONG_NETWORK', /no weights for conv1_1/);
 
   const face = path.join(dir, 'face-model');
   saveModel(face, {
@@ -159,5 +139,5 @@ test('tfjs / Visage errors: truncated shard or JSON → E_BAD_WEIGHTS, missing s
     weights: new Map([...source].filter(([k]) => k.startsWith('conv1_1/'))),
     meta: { network: 'facenet' },
   });
-  await rejects(loadVgg19Weights(face, { until: 'conv1_1' }), 'E_WRONG_NETWORK', /facenet/);
+  await rejectsWithCode(loadVgg19Weights(face, { until: 'conv1_1' }), 'E_WRONG_NETWORK', /facenet/);
 });
