@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { VisageError } from '../errors.js';
 import { inferShapes, TfjsNetwork, type NetworkDef, type WeightMap } from '../engine/graph/index.js';
-import { registerBatchNormGradient } from './ops/batch-norm-grad.js';
+import { registerBatchNormGradient } from '../engine/gradients/fused-batch-norm.js';
 import { ParamLayout, type ParamEntry } from './params.js';
 
 /** What a shard needs to rebuild the network anywhere (plain data: it is posted to workers). */

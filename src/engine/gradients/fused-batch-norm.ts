@@ -43,7 +43,10 @@ const config: tf.GradConfig = {
 
 let registered = false;
 
-/** Replace the stock FusedBatchNorm gradient in this thread (idempotent). */
+/**
+ * Replace the stock FusedBatchNorm gradient in this thread (idempotent). Called by whoever trains with
+ * batch statistics (the training shards), not at engine start, so tests can still compare with the stock one.
+ */
 export function registerBatchNormGradient(): void {
   if (registered) return;
   registered = true;

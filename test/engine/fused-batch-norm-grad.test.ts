@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
-import { registerBatchNormGradient } from '../../src/training/ops/batch-norm-grad.js';
+import { registerBatchNormGradient } from '../../src/engine/gradients/fused-batch-norm.js';
 
 before(async () => {
   await initEngine();
