@@ -56,10 +56,13 @@ const strategies = values.strategies.split(',');
 const runs = strategies.flatMap((strategy) => seeds.map((seed) => ({ strategy, seed })));
 const dirOf = (r) => path.join(values.out, `${r.strategy}-seed${r.seed}`);
 
+/** The run's history.json once every epoch is in (undefined before), with `after` = the last validation. */
 function finished(r) {
   try {
     const h = JSON.parse(fs.readFileSync(path.join(dirOf(r), 'history.json'), 'utf8'));
-    return h.after && !h.interrupted ? h : undefined;
+    const last = h.history?.[h.history.length - 1];
+    if (!last || last.epoch !== h.settings.epochs || last.valAccuracy === undefined) return undefined;
+    return { ...h, after: { accuracy: last.valAccuracy, auc: last.valAuc, rank1: last.valRank1 } };
   } catch {
     return undefined;
   }
