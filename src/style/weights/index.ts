@@ -6,6 +6,7 @@ import type { GraphFeatureNet } from '../feature-net.js';
 import { vgg19FeatureNet, type Vgg19Preprocessing } from '../nets/vgg19.js';
 import { checkVgg19Weights } from './check.js';
 import { hdf5SignatureOffset, loadKerasVgg19 } from './keras-h5.js';
+import { readWeightHead, statWeightPath } from './read-weight-file.js';
 import { loadTfjsVgg19 } from './tfjs-json.js';
 import type { Vgg19WeightFormat, Vgg19Weights } from './types.js';
 import { vgg19ConvsUntil } from './until.js';
@@ -27,8 +28,7 @@ const KNOWN =
  * Errors: E_FILE_NOT_FOUND, E_EMPTY_FILE, E_UNSUPPORTED_FORMAT (naming the formats we read).
  */
 export async function detectWeightFormat(file: string): Promise<Vgg19WeightFormat> {
-  const st = await fs.promises.stat(file).catch(() => undefined);
-  if (!st) throw new VisageError('E_FILE_NOT_FOUND', `no such file: ${file}`, { path: file });
+  const st = statWeightPath(file);
   if (st.isDirectory()) {
     if (fs.existsSync(path.join(file, 'model.json'))) return 'tfjs';
     throw new VisageError(
@@ -39,14 +39,7 @@ export async function detectWeightFormat(file: string): Promise<Vgg19WeightForma
       },
     );
   }
-  if (st.size === 0) throw new VisageError('E_EMPTY_FILE', `${file} is empty`, { path: file });
-  const fh = await fs.promises.open(file, 'r');
-  const head = Buffer.alloc(Math.min(st.size, 1 << 16));
-  try {
-    await fh.read(head, 0, head.length, 0);
-  } finally {
-    await fh.close();
-  }
+  const head = readWeightHead(file, st.size);
   // MATLAB v7.3 files are HDF5 behind a 512-byte header: look at the MATLAB text first.
   if (head.subarray(0, 6).toString('latin1') === 'MATLAB') return 'matconvnet';
   if (hdf5SignatureOffset(head) >= 0) return 'keras-h5';

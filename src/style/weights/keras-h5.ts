@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Dataset, Group } from 'h5wasm';
 import type { WeightMap } from '../../engine/graph/index.js';
 import { VisageError } from '../../errors.js';
+import { readWeightHead, statWeightPath } from './read-weight-file.js';
 import { decodeFloat16 } from './tfjs-json.js';
 import type { Vgg19Weights } from './types.js';
 import { vgg19ConvsUntil } from './until.js';
@@ -99,41 +100,27 @@ export function hdf5SignatureOffset(head: Buffer): number {
  * truncated one (the superblock records where the file ends: base address + end-of-file address).
  */
 function checkHdf5File(file: string): void {
-  let size: number;
-  try {
-    const st = fs.statSync(file);
-    if (st.isDirectory())
-      throw new VisageError('E_UNSUPPORTED_FORMAT', `${file} is a folder, not an .h5 file`);
-    size = st.size;
-  } catch (e) {
-    if (e instanceof VisageError) throw e;
-    throw new VisageError('E_FILE_NOT_FOUND', `no such file: ${file}`, { path: file });
-  }
-  if (size === 0) throw new VisageError('E_EMPTY_FILE', `${file} is empty`, { path: file });
-  const fd = fs.openSync(file, 'r');
-  try {
-    const head = Buffer.alloc(Math.min(size, 1 << 16));
-    fs.readSync(fd, head, 0, head.length, 0);
-    const at = hdf5SignatureOffset(head);
-    if (at < 0)
-      throw new VisageError('E_UNSUPPORTED_FORMAT', `${file} is not an HDF5 file (no HDF5 signature)`, {
-        path: file,
-      });
-    const sb = Buffer.alloc(64);
-    const got = fs.readSync(fd, sb, 0, 64, at);
-    const version = sb[8];
-    const offsetSize = version >= 2 ? sb[9] : sb[13];
-    const baseAt = version === 0 ? 24 : version === 1 ? 28 : 12;
-    if (offsetSize !== 8 && offsetSize !== 4)
-      throw badFile(file, `unreadable superblock (version ${version})`);
-    const eofAt = baseAt + 2 * offsetSize;
-    if (got < eofAt + offsetSize) throw truncated(file, size);
-    const read = (o: number) => (offsetSize === 8 ? Number(sb.readBigUInt64LE(o)) : sb.readUInt32LE(o));
-    const end = read(baseAt) + read(eofAt);
-    if (end > size) throw truncated(file, size, end);
-  } finally {
-    fs.closeSync(fd);
-  }
+  const st = statWeightPath(file);
+  if (st.isDirectory()) throw new VisageError('E_UNSUPPORTED_FORMAT', `${file} is a folder, not an .h5 file`);
+  const size = st.size;
+  const head = readWeightHead(file, size);
+  const at = hdf5SignatureOffset(head);
+  if (at < 0)
+    throw new VisageError('E_UNSUPPORTED_FORMAT', `${file} is not an HDF5 file (no HDF5 signature)`, {
+      path: file,
+    });
+  // The superblock lies inside the head (the signature was found there); zero past what the file holds.
+  const sb = Buffer.alloc(64);
+  const got = head.copy(sb, 0, at, at + 64);
+  const version = sb[8];
+  const offsetSize = version >= 2 ? sb[9] : sb[13];
+  const baseAt = version === 0 ? 24 : version === 1 ? 28 : 12;
+  if (offsetSize !== 8 && offsetSize !== 4) throw badFile(file, `unreadable superblock (version ${version})`);
+  const eofAt = baseAt + 2 * offsetSize;
+  if (got < eofAt + offsetSize) throw truncated(file, size);
+  const read = (o: number) => (offsetSize === 8 ? Number(sb.readBigUInt64LE(o)) : sb.readUInt32LE(o));
+  const end = read(baseAt) + read(eofAt);
+  if (end > size) throw truncated(file, size, end);
 }
 
 function truncated(file: string, size: number, expected?: number): VisageError {
