@@ -1,6 +1,27 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { VisageError } from '../errors.js';
 import { TfjsNetwork, type NetworkDef, type WeightMap } from '../engine/graph/index.js';
+import type { TransferOptions } from './transfer.js';
+
+/** Optimisation settings a network was tuned with; stylize() uses them where the caller sets nothing. */
+export type TransferDefaults = Partial<
+  Pick<
+    TransferOptions,
+    | 'contentWeight'
+    | 'styleWeight'
+    | 'tvWeight'
+    | 'normalizeStyleLayers'
+    | 'smoothing'
+    | 'optimizer'
+    | 'parametrization'
+    | 'learningRate'
+    | 'init'
+    | 'initNoise'
+    | 'seed'
+    | 'jitter'
+    | 'styleScale'
+  > & { iterations: number }
+>;
 
 /**
  * A network whose hidden activations define the content and style costs. Everything is differentiable
@@ -13,6 +34,8 @@ export interface FeatureNet {
   /** Defaults chosen for this network (see the network's module for why). */
   readonly defaultContentLayer: string;
   readonly defaultStyleLayers: Readonly<Record<string, number>>;
+  /** Optimisation defaults that differ from stylize()'s (tuned on InceptionV3), e.g. VGG-19's course setting. */
+  readonly transferDefaults?: Readonly<TransferDefaults>;
   /** RGB pixels in [0, 255], NHWC float32 → the network's input convention. Differentiable. */
   preprocess(rgb: tf.Tensor4D): tf.Tensor4D;
   /** Activations at `taps` of a preprocessed batch; only the nodes they depend on are computed. */
@@ -26,6 +49,7 @@ export interface GraphFeatureNetOptions {
   preprocess: (rgb: tf.Tensor4D) => tf.Tensor4D;
   defaultContentLayer: string;
   defaultStyleLayers: Record<string, number>;
+  transferDefaults?: TransferDefaults;
   /** Extra tap names that resolve to a node (e.g. a batch-norm folded into its convolution). */
   aliases?: Map<string, string>;
 }
@@ -36,6 +60,7 @@ export class GraphFeatureNet implements FeatureNet {
   readonly layers: readonly string[];
   readonly defaultContentLayer: string;
   readonly defaultStyleLayers: Readonly<Record<string, number>>;
+  readonly transferDefaults?: Readonly<TransferDefaults>;
   readonly network: TfjsNetwork;
   private readonly aliases: Map<string, string>;
   private readonly known: Set<string>;
@@ -51,6 +76,7 @@ export class GraphFeatureNet implements FeatureNet {
     this.pre = opts.preprocess;
     this.defaultContentLayer = opts.defaultContentLayer;
     this.defaultStyleLayers = { ...opts.defaultStyleLayers };
+    this.transferDefaults = opts.transferDefaults;
     this.checkLayers([this.defaultContentLayer, ...Object.keys(this.defaultStyleLayers)]);
   }
 

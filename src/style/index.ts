@@ -18,9 +18,15 @@ import {
 } from './transfer.js';
 
 export { contentCost, gramMatrix, styleLayerCost, styleCost, totalVariation } from './costs.js';
-export { GraphFeatureNet, type FeatureNet } from './feature-net.js';
+export { GraphFeatureNet, type FeatureNet, type TransferDefaults } from './feature-net.js';
 export { loadInceptionV3, readInceptionV3, INCEPTION_V3_NAME } from './nets/inception-v3.js';
-export { vgg19Def, vgg19FeatureNet, randomVgg19, VGG19_CONV_LAYERS } from './nets/vgg19.js';
+export {
+  vgg19Def,
+  vgg19FeatureNet,
+  randomVgg19,
+  VGG19_CONV_LAYERS,
+  VGG19_STYLE_DEFAULTS,
+} from './nets/vgg19.js';
 export {
   detectWeightFormat,
   loadVgg19Weights,
@@ -67,38 +73,9 @@ export const STYLE_DEFAULTS = {
   padding: 'zero',
 } as const;
 
-/**
- * Defaults for VGG-19 (`weights`, or a network named "vgg19…"): the classic Gatys/course setting rather
- * than the InceptionV3 tuning above. The course (DLS C4W4) runs Adam with step 2 on the pixels of a
- * 0..255, mean-subtracted image (MatConvNet's weights), α = 10, β = 40 on its normalised costs (ours:
- * J_content / 4·n_H·n_W·n_C, J_style[l] / 4·n_C²·(n_H·n_W)²), λ = 0.2 on conv1_1…conv5_1, content
- * conv4_2, starting from the content image plus noise; neither it nor Gatys et al. use total variation.
- * VGG-19 needs none of the InceptionV3 remedies: its 3×3 'same' convolutions and 2×2 poolings leave no
- * grid artefacts to jitter away, and its layers' Gram costs stay within a few orders of magnitude on
- * these normalised costs. Assumes 0..255-scale preprocessing (Keras/Caffe, MatConvNet); torchvision
- * weights see ~58× smaller inputs, so their J_style/J_content balance differs (set α, β yourself).
- */
-export const VGG19_STYLE_DEFAULTS = {
-  size: 256,
-  contentWeight: 10,
-  styleWeight: 40,
-  tvWeight: 0,
-  normalizeStyleLayers: 'none',
-  smoothing: 'none',
-  iterations: 150,
-  optimizer: 'adam',
-  parametrization: 'pixels',
-  learningRate: 2,
-  init: 'content',
-  initNoise: 20,
-  seed: 1,
-  jitter: 0,
-  styleScale: 1,
-} as const;
-
-/** The defaults that go with a network: VGG-19's for any "vgg19…" FeatureNet, else InceptionV3's. */
-export function styleDefaultsFor(net: FeatureNet): typeof STYLE_DEFAULTS | typeof VGG19_STYLE_DEFAULTS {
-  return net.name.startsWith('vgg19') ? VGG19_STYLE_DEFAULTS : STYLE_DEFAULTS;
+/** stylize()'s defaults for `net`: STYLE_DEFAULTS overlaid by what the network was tuned with. */
+export function styleDefaultsFor(net: FeatureNet) {
+  return { ...STYLE_DEFAULTS, ...net.transferDefaults };
 }
 
 export interface StylizeOptions extends Partial<Omit<TransferOptions, 'scales'>> {
@@ -122,7 +99,7 @@ export interface StylizeOptions extends Partial<Omit<TransferOptions, 'scales'>>
   network?: FeatureNet;
   /**
    * VGG-19 weights file (Keras .h5, MatConvNet .mat, PyTorch .pth, tfjs/Visage model.json): use VGG-19
-   * with its defaults (VGG19_STYLE_DEFAULTS). Only the layers up to the deepest one used are read.
+   * with its defaults (VGG19_STYLE_DEFAULTS, carried by the network). Only the layers up to the deepest one used are read.
    */
   weights?: string;
   /** VGG-19's pooling (with `weights`): Gatys et al. prefer 'avg'. Default 'max'. */
@@ -225,7 +202,7 @@ export async function stylize(
       'pooling applies to VGG-19 read from a weights file (weights/--weights)',
     );
 
-  const size = opts.size ?? STYLE_DEFAULTS.size; // VGG19_STYLE_DEFAULTS.size is the same
+  const size = opts.size ?? STYLE_DEFAULTS.size; // a network's defaults never change the output size
   if (opts.scales === undefined && (!Number.isInteger(size) || size < 32))
     throw new VisageError('E_BAD_OPTION', `size must be an integer ≥ 32, got ${size}`, { size });
 

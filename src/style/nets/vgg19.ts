@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initWeights, type GraphNode, type NetworkDef, type WeightMap } from '../../engine/graph/index.js';
 import { VisageError } from '../../errors.js';
-import { GraphFeatureNet } from '../feature-net.js';
+import { GraphFeatureNet, type TransferDefaults } from '../feature-net.js';
 
 /**
  * VGG-19's convolutional part (Simonyan & Zisserman 2014), the network of Gatys et al. and of the course.
@@ -102,6 +102,34 @@ export const VGG19_DEFAULT_STYLE: Record<string, number> = {
   conv5_1: 0.2,
 };
 
+/**
+ * Optimisation defaults every VGG-19 FeatureNet carries (stylize() applies them): the classic Gatys/course setting rather
+ * than stylize()'s InceptionV3 tuning (STYLE_DEFAULTS). The course (DLS C4W4) runs Adam with step 2 on the pixels of a
+ * 0..255, mean-subtracted image (MatConvNet's weights), α = 10, β = 40 on its normalised costs (ours:
+ * J_content / 4·n_H·n_W·n_C, J_style[l] / 4·n_C²·(n_H·n_W)²), λ = 0.2 on conv1_1…conv5_1, content
+ * conv4_2, starting from the content image plus noise; neither it nor Gatys et al. use total variation.
+ * VGG-19 needs none of the InceptionV3 remedies: its 3×3 'same' convolutions and 2×2 poolings leave no
+ * grid artefacts to jitter away, and its layers' Gram costs stay within a few orders of magnitude on
+ * these normalised costs. Assumes 0..255-scale preprocessing (Keras/Caffe, MatConvNet); torchvision
+ * weights see ~58× smaller inputs, so their J_style/J_content balance differs (set α, β yourself).
+ */
+export const VGG19_STYLE_DEFAULTS = {
+  contentWeight: 10,
+  styleWeight: 40,
+  tvWeight: 0,
+  normalizeStyleLayers: 'none',
+  smoothing: 'none',
+  iterations: 150,
+  optimizer: 'adam',
+  parametrization: 'pixels',
+  learningRate: 2,
+  init: 'content',
+  initNoise: 20,
+  seed: 1,
+  jitter: 0,
+  styleScale: 1,
+} as const satisfies TransferDefaults;
+
 export interface Vgg19Options extends Vgg19DefOptions {
   preprocessing?: Vgg19Preprocessing;
   /** The network's name in results (e.g. which weights file it came from). Default "vgg19". */
@@ -124,6 +152,7 @@ export function vgg19FeatureNet(weights: WeightMap, opts: Vgg19Options = {}): Gr
     preprocess: vgg19Preprocess(opts.preprocessing ?? 'caffe'),
     defaultContentLayer: nodes.has(VGG19_DEFAULT_CONTENT) ? VGG19_DEFAULT_CONTENT : def.outputs[0],
     defaultStyleLayers: Object.keys(style).length ? style : { [def.outputs[0]]: 1 },
+    transferDefaults: VGG19_STYLE_DEFAULTS,
   });
 }
 
