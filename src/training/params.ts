@@ -11,6 +11,28 @@ export interface ParamEntry {
   trainable: boolean;
   /** Subject to weight decay: kernels only (not biases, batch-norm or affine parameters). */
   decay: boolean;
+  /**
+   * How a conv kernel (canonical shape [kh, kw, in, out]) is laid out in the flat vector: 'oihw' for an
+   * engine that convolves in that order (onnxruntime), so that no step has to transpose it. The
+   * optimisers are element-wise, so they do not care; pack() and unpack() convert.
+   */
+  order?: 'oihw';
+}
+
+/** A [kh, kw, in, out] kernel's values in [out, in, kh, kw] order, or back (`inverse`). */
+export function permuteKernel(src: Float32Array, shape: number[], inverse = false): Float32Array {
+  const [kh, kw, I, O] = shape;
+  const K = kh * kw;
+  const out = new Float32Array(src.length);
+  for (let k = 0; k < K; k++)
+    for (let i = 0; i < I; i++)
+      for (let o = 0; o < O; o++) {
+        const hwio = (k * I + i) * O + o;
+        const oihw = (o * I + i) * K + k;
+        if (inverse) out[hwio] = src[oihw];
+        else out[oihw] = src[hwio];
+      }
+  return out;
 }
 
 const MOVING = new Set(['mean', 'variance']);
@@ -38,7 +60,13 @@ export class ParamLayout {
    * trainable prefix, so no gradient is computed for them and the optimiser never sees them. Entries keep
    * the unfrozen order (weights, then moving statistics), so a model's weights unpack the same either way.
    */
-  static of(def: NetworkDef, input: [number, number, number], frozen: Iterable<string> = []): ParamLayout {
+  static of(
+    def: NetworkDef,
+    input: [number, number, number],
+    frozen: Iterable<string> = [],
+    opts: { convKernels?: 'hwio' | 'oihw' } = {},
+  ): ParamLayout {
+    const convs = new Set(def.nodes.filter((n) => n.op === 'conv2d').map((n) => `${n.name}/kernel`));
     const fixed = new Set(frozen);
     const learned = (s: { name: string; role: string }) =>
       !MOVING.has(s.role) && !fixed.has(s.name.slice(0, s.name.lastIndexOf('/')));
@@ -61,6 +89,7 @@ export class ParamLayout {
           size: sizeOf(s),
           trainable,
           decay: trainable && s.role === 'kernel',
+          ...(opts.convKernels === 'oihw' && convs.has(s.name) ? { order: 'oihw' as const } : {}),
         };
       }),
     );
@@ -81,7 +110,7 @@ export class ParamLayout {
             ? `weight ${e.name} has ${w.data.length} values, expected ${e.size}`
             : `weight ${e.name} is missing`,
         );
-      into.set(w.data, e.offset);
+      into.set(e.order ? permuteKernel(w.data, e.shape) : w.data, e.offset);
     }
     return into;
   }
@@ -89,8 +118,10 @@ export class ParamLayout {
   /** A WeightMap holding copies of the flat vector's weights. */
   unpack(flat: Float32Array): WeightMap {
     const out: WeightMap = new Map();
-    for (const e of this.entries)
-      out.set(e.name, { shape: [...e.shape], data: flat.slice(e.offset, e.offset + e.size) });
+    for (const e of this.entries) {
+      const data = flat.slice(e.offset, e.offset + e.size);
+      out.set(e.name, { shape: [...e.shape], data: e.order ? permuteKernel(data, e.shape, true) : data });
+    }
     return out;
   }
 

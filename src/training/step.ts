@@ -7,6 +7,7 @@ import type { NetworkDef, WeightMap } from '../engine/graph/index.js';
 import { sibling, WorkerPool, type TaskRef } from '../engine/pool/index.js';
 import { TripletMarginLoss, type EmbeddingLoss } from './losses/index.js';
 import { Adam, type Optimizer } from './optim/index.js';
+import { OnnxShardTrainer } from './onnx-shard.js';
 import { ParamLayout } from './params.js';
 import { MAILBOX, type StepShardPayload } from './shard-tasks.js';
 import {
@@ -45,7 +46,14 @@ export interface TrainingStepOptions {
   bnGroups?: number;
   /** Nodes whose weights stay constant (frozen blocks): not differentiated, not seen by the optimiser. */
   frozen?: readonly string[];
+  /**
+   * 'tfjs' (default): the tfjs engine, data-parallel over worker threads. 'onnxruntime': onnxruntime's
+   * native kernels in this thread, `threads` of its own (one batch-norm group; no pool).
+   */
+  engine?: TrainingEngine;
 }
+
+export type TrainingEngine = 'tfjs' | 'onnxruntime';
 
 export interface StepTimings {
   totalMs: number;
@@ -119,6 +127,7 @@ export class TrainingStep {
   readonly optimizer: Optimizer;
   readonly loss: EmbeddingLoss;
   readonly threads: number;
+  readonly engine: TrainingEngine;
   readonly bnGroups: number;
   readonly spec: ShardSpec;
   /** Embedding size (the network's output). */
@@ -129,6 +138,7 @@ export class TrainingStep {
   private busy = false;
   // in-process
   private local: ShardTrainer | undefined;
+  private onnx: OnnxShardTrainer | undefined;
   private grad: Float32Array;
   // data-parallel
   private pool: WorkerPool | undefined;
@@ -146,20 +156,31 @@ export class TrainingStep {
 
   private constructor(opts: TrainingStepOptions, threads: number) {
     const input = opts.input ?? inputOf(opts.def);
-    this.layout = ParamLayout.of(opts.def, input, opts.frozen);
+    const engine = opts.engine ?? 'tfjs';
+    this.layout = ParamLayout.of(opts.def, input, opts.frozen, {
+      convKernels: engine === 'onnxruntime' ? 'oihw' : 'hwio',
+    });
     this.spec = { def: opts.def, input, entries: this.layout.entries };
     this.dim = embeddingDim(this.spec);
     this.bn = bnSlots(this.spec);
     this.threads = threads;
-    this.bnGroups = opts.bnGroups ?? threads;
-    if (!Number.isInteger(this.bnGroups) || this.bnGroups < 1 || this.bnGroups % threads !== 0)
+    this.engine = engine;
+    // Workers (shared memory, one batch-norm group each) only for the tfjs engine on several threads.
+    const pooled = this.engine === 'tfjs' && threads > 1;
+    this.bnGroups = opts.bnGroups ?? (pooled ? threads : 1);
+    if (this.engine === 'onnxruntime' && this.bnGroups !== 1)
+      throw new VisageError(
+        'E_BAD_OPTION',
+        'the onnxruntime engine normalises the batch as one group (bnGroups 1)',
+      );
+    if (!Number.isInteger(this.bnGroups) || this.bnGroups < 1 || this.bnGroups % (pooled ? threads : 1) !== 0)
       throw new VisageError('E_BAD_OPTION', `bnGroups must be a positive multiple of threads (${threads})`);
     const total = this.layout.totalSize * 4;
     this.params = this.layout.pack(
       opts.weights,
-      new Float32Array(threads > 1 ? new SharedArrayBuffer(total) : new ArrayBuffer(total)),
+      new Float32Array(pooled ? new SharedArrayBuffer(total) : new ArrayBuffer(total)),
     );
-    this.grad = new Float32Array(threads > 1 ? 0 : this.layout.trainableSize);
+    this.grad = new Float32Array(pooled ? 0 : this.layout.trainableSize);
     this.loss = opts.loss ?? new TripletMarginLoss();
     const o = opts.optimizer ?? ((l: ParamLayout) => new Adam(l.trainableSize));
     this.optimizer = typeof o === 'function' ? o(this.layout) : o;
@@ -168,6 +189,13 @@ export class TrainingStep {
   static async create(opts: TrainingStepOptions): Promise<TrainingStep> {
     const threads = opts.pool?.size ?? opts.threads ?? envThreads();
     const step = new TrainingStep(opts, threads);
+    if (step.engine === 'onnxruntime') {
+      if (opts.pool)
+        throw new VisageError('E_BAD_OPTION', 'the onnxruntime engine does not use a worker pool');
+      // Validation and checkpoints still go through tfjs-free code; the loss runs in plain JS.
+      step.onnx = await OnnxShardTrainer.create(step.spec, threads);
+      return step;
+    }
     if (threads === 1) {
       await initEngine(opts.backend);
       step.local = new ShardTrainer(step.spec, step.params);
@@ -191,7 +219,8 @@ export class TrainingStep {
     return step;
   }
 
-  get mode(): 'in-process' | 'data-parallel' {
+  get mode(): 'in-process' | 'data-parallel' | 'onnxruntime' {
+    if (this.onnx) return 'onnxruntime';
     return this.threads === 1 ? 'in-process' : 'data-parallel';
   }
 
@@ -207,9 +236,11 @@ export class TrainingStep {
     this.checkBatch(images, labels.length);
     return this.exclusive(async () => {
       const cpu = process.cpuUsage();
-      const r = this.local
-        ? this.stepLocal(images, labels)
-        : await onPoolInTurn(this.pool!, () => this.stepParallel(images, labels));
+      const r = this.onnx
+        ? await this.stepOnnx(this.onnx, images, labels)
+        : this.local
+          ? this.stepLocal(images, labels)
+          : await onPoolInTurn(this.pool!, () => this.stepParallel(images, labels));
       const used = process.cpuUsage(cpu);
       r.timings.cpuMs = (used.user + used.system) / 1000;
       return r;
@@ -261,6 +292,46 @@ export class TrainingStep {
       },
       this.grad,
       this.bnGroups,
+    );
+    res.timings.loadMs = loadMs;
+    const t1 = performance.now();
+    this.apply(this.grad, [res]);
+    const t2 = performance.now();
+    const s = res.timings;
+    return {
+      loss: lossOut!.loss,
+      stats: lossOut!.stats,
+      timings: {
+        totalMs: t2 - t0,
+        cpuMs: 0,
+        forwardMs: loadMs + s.forwardMs,
+        lossMs,
+        backwardMs: s.backwardMs + s.readMs,
+        optimizerMs: t2 - t1,
+        shards: [s],
+      },
+    };
+  }
+
+  private async stepOnnx(
+    trainer: OnnxShardTrainer,
+    images: Float32Array,
+    labels: ArrayLike<number>,
+  ): Promise<StepResult> {
+    const t0 = performance.now();
+    const loadMs = trainer.load(this.params, this.version);
+    let lossOut: ReturnType<EmbeddingLoss['compute']> | undefined;
+    let lossMs = 0;
+    const res = await trainer.step(
+      images,
+      labels.length,
+      (emb) => {
+        const t = performance.now();
+        lossOut = this.loss.compute(emb, labels, trainer.dim);
+        lossMs = performance.now() - t;
+        return lossOut.grad;
+      },
+      this.grad,
     );
     res.timings.loadMs = loadMs;
     const t1 = performance.now();
@@ -424,6 +495,10 @@ export class TrainingStep {
     const per = h * w * c;
     this.checkBatch(images.subarray(0, n * per), n);
     return this.exclusive(async () => {
+      if (this.onnx) {
+        this.onnx.load(this.params, this.version);
+        return this.onnx.embed(images, n);
+      }
       if (this.local) {
         this.local.load(this.params, this.version);
         return this.local.embed(images, n);
@@ -461,6 +536,8 @@ export class TrainingStep {
   async close(): Promise<void> {
     this.local?.dispose();
     this.local = undefined;
+    await this.onnx?.dispose();
+    this.onnx = undefined;
     if (this.pool) {
       const pool = this.pool;
       this.pool = undefined;

@@ -48,7 +48,7 @@ import { Adam, Sgd, type Optimizer } from './optim/index.js';
 import type { StatefulOptimizer } from './optim/state.js';
 import type { ParamLayout } from './params.js';
 import { writeTrainingReport, type DistanceSamples, type EpochRecord } from './report/index.js';
-import { TrainingStep } from './step.js';
+import { TrainingStep, type TrainingEngine } from './step.js';
 import { validationMetrics, type ValidationResult } from './validate.js';
 
 export type EncoderKind = 'small-cnn' | 'finetune';
@@ -96,6 +96,8 @@ export interface TrainSettings {
   batchesPerEpoch: number;
   seed: number;
   threads: number;
+  /** Kernels the steps run on (see TrainingStep): tfjs (WebAssembly) or onnxruntime (native). */
+  engine: TrainingEngine;
 }
 
 export type TrainOptions = Partial<TrainSettings> & {
@@ -193,6 +195,7 @@ export const TRAIN_DEFAULTS: Omit<TrainSettings, 'data'> = {
   batchesPerEpoch: 0,
   seed: 0,
   threads: 1,
+  engine: 'tfjs',
 };
 
 /** Checkpoint state.json body. */
@@ -296,6 +299,8 @@ export function resolveSettings(opts: Partial<TrainSettings>): TrainSettings {
   checkInt('batches', s.batchesPerEpoch, 0);
   if (!Number.isSafeInteger(s.seed)) throw bad(`--seed must be an integer, got ${s.seed}`);
   checkInt('threads', s.threads, 1, 256);
+  if (s.engine !== 'tfjs' && s.engine !== 'onnxruntime')
+    throw bad(`--engine must be tfjs or onnxruntime, got ${String(s.engine)}`);
   const v = s.valIdentities;
   if (typeof v === 'number') {
     if (!Number.isInteger(v) || v < -1)
@@ -503,6 +508,8 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     saved = cp.state;
     if (saved.version !== 1)
       throw new VisageError('E_BAD_MODEL', `unsupported checkpoint version in ${cpDir}`);
+    // Checkpoints from before the engine option were all made on tfjs.
+    saved.settings.engine ??= 'tfjs';
   } else if (findCheckpoint(cpDir)) {
     throw bad(`${out} already holds a training checkpoint: pass --resume to continue it, or another --out`);
   }
@@ -596,6 +603,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       input: [size, size, channels],
       loss,
       threads: s.threads,
+      engine: s.engine,
       frozen: frozenNodes,
       optimizer: (layout) => buildOptimizer(s, layout),
     });
@@ -831,6 +839,7 @@ function hyperParameters(
     'batches per epoch': batchesPerEpoch,
     seed: s.seed,
     threads: s.threads,
+    engine: s.engine,
     detect: s.detect,
     'train / val identities': `${split.train.identities.length} / ${split.val.identities.length}`,
   };

@@ -8,7 +8,7 @@ import { VisageError } from '../../errors.js';
 import { Rng } from '../../training/data/rng.js';
 import { resnetEmbedding } from '../../training/nets/resnet.js';
 import { smallCnn } from '../../training/nets/small-cnn.js';
-import { TrainingStep } from '../../training/step.js';
+import { TrainingStep, type TrainingEngine } from '../../training/step.js';
 import { train, type TrainEpoch, type TrainOptions, type TrainSettings } from '../../training/trainer.js';
 import { emit, note } from '../output.js';
 import { progressBar, type Progress } from '../progress.js';
@@ -47,6 +47,12 @@ interface TrainCliOptions {
   batches?: string;
   seed?: string;
   threads?: string;
+  engine?: string;
+}
+
+export function parseEngine(v: string): TrainingEngine {
+  if (v === 'tfjs' || v === 'onnxruntime') return v;
+  throw new VisageError('E_BAD_OPTION', `--engine must be tfjs or onnxruntime, got ${v}`);
 }
 
 const int = (v: string | undefined, what: string) => parseNumber(v, what, (n) => Number.isInteger(n));
@@ -103,6 +109,7 @@ export function trainOptionsFromCli(o: TrainCliOptions): TrainOptions {
     batchesPerEpoch: int(o.batches, '--batches'),
     seed: int(o.seed, '--seed'),
     threads: int(o.threads, '--threads'),
+    engine: o.engine === undefined ? undefined : parseEngine(o.engine),
   };
 }
 
@@ -202,6 +209,7 @@ interface BenchNet {
 
 export interface TrainBenchRow {
   net: string;
+  engine: TrainingEngine;
   input: [number, number, number];
   batch: number;
   threads: number;
@@ -217,9 +225,19 @@ export interface TrainBenchRow {
 
 /** Steps/s and images/s of one forward + backward + Adam step at P×K = 8×4, for each net (and PyTorch's). */
 export async function benchTrain(
-  opts: { repeats?: number; threads?: number; torch?: boolean; log?: (m: string) => void } = {},
+  opts: {
+    repeats?: number;
+    /** Untimed steps first, for every engine and for PyTorch alike (allocators and caches settle). */
+    warmup?: number;
+    threads?: number;
+    torch?: boolean;
+    engines?: TrainingEngine[];
+    log?: (m: string) => void;
+  } = {},
 ): Promise<TrainBenchRow[]> {
-  const repeats = opts.repeats ?? 3;
+  const engines = opts.engines ?? ['tfjs', 'onnxruntime'];
+  const warmup = opts.warmup ?? 3;
+  const repeats = opts.repeats ?? 5;
   const threads = opts.threads ?? envThreads();
   const P = 8;
   const K = 4;
@@ -243,35 +261,42 @@ export async function benchTrain(
   const labels = Int32Array.from({ length: n }, (_, i) => Math.floor(i / K));
   const rows: TrainBenchRow[] = [];
   for (const net of nets) {
-    opts.log?.(`${net.name}: ${repeats} timed steps after one warm-up, ${threads} thread(s)…`);
     const [h, w, c] = net.input;
     const rng = new Rng(1);
     const images = Float32Array.from({ length: n * h * w * c }, () => rng.uniform(-1, 1));
-    const step = await TrainingStep.create({
-      def: net.def,
-      weights: initWeights(net.def, net.input, 1),
-      input: net.input,
-      threads,
-    });
-    const times: number[] = [];
-    try {
-      await step.step(images, labels);
-      for (let r = 0; r < repeats; r++) {
-        const t = performance.now();
-        await step.step(images, labels);
-        times.push(performance.now() - t);
-      }
-    } finally {
-      await step.close();
-    }
-    times.sort((a, b) => a - b);
-    const medianMs = times[(times.length - 1) >> 1];
     const stepFlops = 3 * n * forwardFlops(net.def, net.input);
-    let torch: TrainBenchRow['torch'];
+    const measured: Array<{ engine: TrainingEngine; medianMs: number }> = [];
+    for (const engine of engines) {
+      opts.log?.(
+        `${net.name} on ${engine}: ${repeats} timed steps after ${warmup} warm-up, ${threads} thread(s)…`,
+      );
+      const step = await TrainingStep.create({
+        def: net.def,
+        weights: initWeights(net.def, net.input, 1),
+        input: net.input,
+        threads,
+        engine,
+      });
+      const times: number[] = [];
+      try {
+        for (let r = 0; r < warmup; r++) await step.step(images, labels);
+        for (let r = 0; r < repeats; r++) {
+          const t = performance.now();
+          await step.step(images, labels);
+          times.push(performance.now() - t);
+        }
+      } finally {
+        await step.close();
+      }
+      times.sort((a, b) => a - b);
+      measured.push({ engine, medianMs: times[(times.length - 1) >> 1] });
+    }
+    let torch: { medianMs: number; threads: number; version: string } | { skipped: string };
     if (!py)
       torch = { skipped: opts.torch === false ? 'disabled' : 'no python3 with torch (set VISAGE_PYTHON)' };
     else if (!fs.existsSync(script)) torch = { skipped: `${script} not found` };
     else {
+      opts.log?.(`${net.name} on PyTorch…`);
       const outText = execFileSync(
         py,
         [
@@ -279,7 +304,8 @@ export async function benchTrain(
           `--threads=${threads}`,
           `--identities=${P}`,
           `--per-identity=${K}`,
-          `--steps=${Math.max(3, repeats)}`,
+          `--steps=${repeats}`,
+          `--warmup=${warmup}`,
           ...net.torchArgs,
         ],
         { encoding: 'utf8', timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -289,25 +315,24 @@ export async function benchTrain(
         threads: number;
         torch: string;
       };
-      torch = {
-        medianMs: j.medianMs,
-        threads: j.threads,
-        version: j.torch,
-        ratio: j.medianMs / medianMs,
-        gflops: stepFlops / j.medianMs / 1e6,
-      };
+      torch = { medianMs: j.medianMs, threads: j.threads, version: j.torch };
     }
-    rows.push({
-      net: net.name,
-      input: net.input,
-      batch: n,
-      threads,
-      medianMs,
-      stepsPerSec: 1000 / medianMs,
-      imagesPerSec: (n * 1000) / medianMs,
-      gflops: stepFlops / medianMs / 1e6,
-      torch,
-    });
+    for (const { engine, medianMs } of measured)
+      rows.push({
+        net: net.name,
+        engine,
+        input: net.input,
+        batch: n,
+        threads,
+        medianMs,
+        stepsPerSec: 1000 / medianMs,
+        imagesPerSec: (n * 1000) / medianMs,
+        gflops: stepFlops / medianMs / 1e6,
+        torch:
+          'skipped' in torch
+            ? torch
+            : { ...torch, ratio: torch.medianMs / medianMs, gflops: stepFlops / torch.medianMs / 1e6 },
+      });
   }
   return rows;
 }
@@ -319,7 +344,7 @@ function formatBench(rows: TrainBenchRow[]): string {
         'skipped' in r.torch
           ? `PyTorch: skipped (${r.torch.skipped})`
           : `PyTorch ${r.torch.version}: ${r.torch.medianMs.toFixed(1)} ms (${r.torch.gflops.toFixed(0)} GFLOP/s) → Visage runs at ${r.torch.ratio.toFixed(2)}× its speed`;
-      return `${r.net} ${r.input.join('×')}, batch ${r.batch} (8×4), ${r.threads} thread(s): ${r.medianMs.toFixed(1)} ms/step (${r.gflops.toFixed(0)} GFLOP/s), ${r.stepsPerSec.toFixed(2)} steps/s, ${r.imagesPerSec.toFixed(1)} images/s; ${t}`;
+      return `${r.net} on ${r.engine} ${r.input.join('×')}, batch ${r.batch} (8×4), ${r.threads} thread(s): ${r.medianMs.toFixed(1)} ms/step (${r.gflops.toFixed(0)} GFLOP/s), ${r.stepsPerSec.toFixed(2)} steps/s, ${r.imagesPerSec.toFixed(1)} images/s; ${t}`;
     })
     .join('\n');
 }
@@ -370,7 +395,11 @@ export function registerTrain(program: Command): void {
     .option('--seed <n>', 'seed of the split, batches, augmentation and initial weights (default 0)')
     .option(
       '--threads <n>',
-      'worker threads (default 1; more = data-parallel, each shard batch-normalised on its own)',
+      'threads (default 1). tfjs: more = data-parallel workers, each shard batch-normalised on its own; onnxruntime: its own threads',
+    )
+    .option(
+      '--engine <name>',
+      'tfjs (WebAssembly, default) or onnxruntime (native CPU kernels, several times faster)',
     )
     .action((o: TrainCliOptions) => runTrain(o));
 
@@ -381,13 +410,23 @@ export function registerTrain(program: Command): void {
     .description(
       'training steps/s and images/s, small CNN and ResNet-18 at P×K = 8×4 (vs PyTorch if installed)',
     )
-    .option('--repeats <n>', 'timed steps per network (median reported)', '3')
+    .option('--repeats <n>', 'timed steps per network (median reported)', '5')
+    .option('--warmup <n>', 'untimed steps first (every engine and PyTorch alike)', '3')
     .option('--threads <n>', 'worker threads (default: $VISAGE_THREADS or every core)')
     .option('--no-torch', 'skip the PyTorch peer even if it is installed')
-    .action(async (o: { repeats: string; threads?: string; torch: boolean }) => {
-      const repeats = parseNumber(o.repeats, '--repeats', (v) => Number.isInteger(v) && v >= 1);
-      const threads = parseNumber(o.threads, '--threads', (v) => Number.isInteger(v) && v >= 1);
-      const rows = await benchTrain({ repeats, threads, torch: o.torch, log: note });
-      emit(rows, () => formatBench(rows));
-    });
+    .option(
+      '--engine <list>',
+      'training engines to time: tfjs, onnxruntime or both (comma-separated)',
+      'tfjs,onnxruntime',
+    )
+    .action(
+      async (o: { repeats: string; warmup: string; threads?: string; torch: boolean; engine: string }) => {
+        const repeats = parseNumber(o.repeats, '--repeats', (v) => Number.isInteger(v) && v >= 1);
+        const warmup = parseNumber(o.warmup, '--warmup', (v) => Number.isInteger(v) && v >= 0);
+        const threads = parseNumber(o.threads, '--threads', (v) => Number.isInteger(v) && v >= 1);
+        const engines = o.engine.split(',').map((e) => parseEngine(e.trim()));
+        const rows = await benchTrain({ repeats, warmup, threads, torch: o.torch, engines, log: note });
+        emit(rows, () => formatBench(rows));
+      },
+    );
 }

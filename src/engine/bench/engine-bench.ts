@@ -50,7 +50,7 @@ export interface ForwardThroughput {
 }
 
 export interface StepMeasurement {
-  mode: 'in-process' | 'data-parallel';
+  mode: TrainingStep['mode'];
   threads: number;
   medianMs: number;
   /** Median CPU time of the process per step (all threads). */

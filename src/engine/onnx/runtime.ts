@@ -1,0 +1,47 @@
+/**
+ * onnxruntime-node, loaded on first use: its native CPU kernels (MLAS: AVX2/AVX-512 GEMM, several threads)
+ * are what lets training keep up with native frameworks, which WebAssembly's 128-bit SIMD on one thread
+ * cannot. Loaded lazily so that everything else works where its binary does not.
+ */
+import type * as Ort from 'onnxruntime-node';
+import { VisageError } from '../../errors.js';
+import { encodeModel, type OnnxModel } from './proto.js';
+
+let ort: Promise<typeof Ort> | undefined;
+
+export function loadOrt(): Promise<typeof Ort> {
+  ort ??= import('onnxruntime-node').catch((e: unknown) => {
+    ort = undefined;
+    throw new VisageError(
+      'E_BACKEND',
+      `onnxruntime-node could not be loaded (${(e as Error).message}); train with --engine tfjs instead`,
+      {},
+      { cause: e },
+    );
+  });
+  return ort;
+}
+
+export type OrtSession = Ort.InferenceSession;
+export type OrtTensor = Ort.Tensor;
+
+/** A session over one of our generated models, on `threads` intra-op threads. */
+export async function createSession(model: OnnxModel, threads: number): Promise<OrtSession> {
+  const o = await loadOrt();
+  try {
+    return await o.InferenceSession.create(encodeModel(model), {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      logSeverityLevel: 3,
+    });
+  } catch (e) {
+    throw new VisageError(
+      'E_INTERNAL',
+      `onnxruntime rejected a generated model: ${(e as Error).message}`,
+      {},
+      { cause: e },
+    );
+  }
+}

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import { initEngine } from '../../src/engine/backend.js';
+import { initWeights, type NetworkDef } from '../../src/engine/graph/index.js';
+import { ParamLayout } from '../../src/training/params.js';
+import { OnnxShardTrainer } from '../../src/training/onnx-shard.js';
+import { ShardTrainer, type ShardSpec } from '../../src/training/shard.js';
+import { resnetEmbedding } from '../../src/training/nets/resnet.js';
+import { smallCnn } from '../../src/training/nets/small-cnn.js';
+import { mulberry32 } from '../../src/engine/graph/index.js';
+
+// Every gradient rule of the onnxruntime trainer against tfjs' tape on the same network, weights, images
+// and upstream gradient: small CNNs (both heads), a ResNet-18 shape (stride-2 convs, projection shortcuts,
+// residual adds, 3×3/2 max-pool with padding) and a frozen prefix.
+
+before(async () => {
+  await initEngine('cpu'); // the pure-JS backend: float32 without XNNPACK's reassociation, a tighter reference
+});
+
+function random(n: number, seed: number): Float32Array {
+  const r = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => r() * 2 - 1);
+}
+
+/** A gradient vector (trainable prefix) padded with zeros to a whole parameter vector. */
+function concatZeros(g: Float32Array, total: number): Float32Array {
+  const out = new Float32Array(total);
+  out.set(g);
+  return out;
+}
+
+const rel = (a: Float32Array, b: Float32Array) => {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-30));
+};
+
+async function compare(
+  def: NetworkDef,
+  input: [number, number, number],
+  n: number,
+  frozen: string[] = [],
+  convKernels: 'hwio' | 'oihw' = 'hwio',
+) {
+  const layout = ParamLayout.of(def, input, frozen);
+  const weights = initWeights(def, input, 3);
+  const params = layout.pack(weights);
+  // Moving statistics away from 0/1 so the inference graph's use of them is checked.
+  for (const e of layout.entries)
+    if (e.name.endsWith('/mean') || e.name.endsWith('/variance'))
+      params.set(
+        random(e.size, e.offset).map((v) => (e.name.endsWith('/mean') ? 0.1 * v : 1 + 0.5 * v)),
+        e.offset,
+      );
+  const spec: ShardSpec = { def, input, entries: layout.entries };
+  // The onnxruntime replica may keep conv kernels in OIHW order (ParamLayout convKernels): same weights.
+  const ortLayout = ParamLayout.of(def, input, frozen, { convKernels });
+  const ortParams = ortLayout.pack(layout.unpack(params));
+  const images = random(n * input[0] * input[1] * input[2], 7);
+  const tf = new ShardTrainer(spec, params);
+  const ort = await OnnxShardTrainer.create({ def, input, entries: ortLayout.entries }, 2);
+  tf.load(params, 0);
+  ort.load(ortParams, 0);
+  const dim = tf.dim;
+  const upstream = random(n * dim, 11);
+  let embTf = new Float32Array();
+  let embOrt = new Float32Array();
+  const gTf = new Float32Array(layout.trainableSize);
+  const gStored = new Float32Array(layout.trainableSize);
+  const rTf = tf.step(images, n, (e) => ((embTf = e.slice()), upstream), gTf);
+  const rOrt = await ort.step(images, n, (e) => ((embOrt = e.slice()), upstream), gStored);
+  // Gradients in the canonical layout: unpack() converts OIHW entries back (moving statistics left at 0).
+  const gOrt = layout.pack(ortLayout.unpack(concatZeros(gStored, ortLayout.totalSize)));
+  assert.ok(rel(embOrt, embTf) < 1e-5, `embeddings differ: ${rel(embOrt, embTf)}`);
+  assert.ok(
+    rel(rOrt.bnStats, rTf.bnStats) < 1e-5,
+    `batch statistics differ: ${rel(rOrt.bnStats, rTf.bnStats)}`,
+  );
+  for (const e of layout.entries) {
+    if (!e.trainable) continue;
+    const a = gOrt.subarray(e.offset, e.offset + e.size);
+    const b = gTf.subarray(e.offset, e.offset + e.size);
+    assert.ok(rel(a, b) < 1e-4, `${e.name}: gradient differs by ${rel(a, b)} (relative)`);
+  }
+  assert.ok(gTf.some((v) => v !== 0));
+  const infTf = tf.embed(images, n);
+  const infOrt = await ort.embed(images, n);
+  assert.ok(rel(infOrt, infTf) < 1e-5, `inference embeddings differ: ${rel(infOrt, infTf)}`);
+  tf.dispose();
+  await ort.dispose();
+}
+
+test('small CNN, flatten head: onnxruntime gradients equal the tfjs tape', async () => {
+  await compare(
+    smallCnn({ inputSize: 24, channels: 1, width: 4, depth: 3, embeddingDim: 8, head: 'flatten' }),
+    [24, 24, 1],
+    6,
+  );
+});
+
+test('small CNN, average head, colour, odd size (pool drops a row)', async () => {
+  await compare(
+    smallCnn({ inputSize: 19, channels: 3, width: 4, depth: 3, embeddingDim: 8, head: 'avg' }),
+    [19, 19, 3],
+    5,
+  );
+});
+
+test('ResNet-18 (ImageNet stem: 7×7/2 conv, padded 3×3/2 max-pool, projection shortcuts)', async () => {
+  const def = resnetEmbedding({
+    depth: 18,
+    inputSize: 33,
+    channels: 3,
+    width: 4,
+    embeddingDim: 8,
+    stem: 'imagenet',
+  });
+  await compare(def, [33, 33, 3], 4);
+});
+
+test('frozen first stage: no gradient output for it, the rest still exact', async () => {
+  const def = smallCnn({ inputSize: 16, channels: 1, width: 4, depth: 2, embeddingDim: 8, head: 'flatten' });
+  await compare(def, [16, 16, 1], 4, ['stage1.1.conv', 'stage1.1.bn']);
+});
+
+test('conv kernels stored OIHW (the training step layout): same gradients', async () => {
+  const cnn = smallCnn({ inputSize: 20, channels: 3, width: 4, depth: 3, embeddingDim: 8, head: 'flatten' });
+  await compare(cnn, [20, 20, 3], 4, [], 'oihw');
+  const resnet = resnetEmbedding({
+    depth: 18,
+    inputSize: 33,
+    channels: 3,
+    width: 4,
+    embeddingDim: 8,
+    stem: 'imagenet',
+  });
+  await compare(resnet, [33, 33, 3], 3, ['conv1', 'bn1'], 'oihw');
+});
