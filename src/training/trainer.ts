@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { envThreads } from '../config.js';
 import { VisageError } from '../errors.js';
 import {
   initWeights,
@@ -95,6 +96,7 @@ export interface TrainSettings {
   /** Batches per epoch; 0 = enough for every training identity to appear once (PKSampler 'identities'). */
   batchesPerEpoch: number;
   seed: number;
+  /** 0 = auto: 1 with tfjs, every core with onnxruntime (see stepThreads). */
   threads: number;
   /** Kernels the steps run on (see TrainingStep): tfjs (WebAssembly) or onnxruntime (native). */
   engine: TrainingEngine;
@@ -194,8 +196,8 @@ export const TRAIN_DEFAULTS: Omit<TrainSettings, 'data'> = {
   epochs: 10,
   batchesPerEpoch: 0,
   seed: 0,
-  threads: 1,
-  engine: 'tfjs',
+  threads: 0,
+  engine: 'onnxruntime',
 };
 
 /** Checkpoint state.json body. */
@@ -259,6 +261,16 @@ function checkNum(name: string, v: number, ok: (v: number) => boolean, what: str
 }
 
 /** Fills in defaults and checks every setting (E_BAD_OPTION). */
+/**
+ * Threads of the training step: as set, or for 0 ("auto") one with tfjs (more would be data-parallel, which
+ * changes batch-norm's grouping and so the run) and every core with onnxruntime (its threads change
+ * nothing but the speed).
+ */
+function stepThreads(s: TrainSettings): number {
+  if (s.threads > 0) return s.threads;
+  return s.engine === 'onnxruntime' ? envThreads() : 1;
+}
+
 export function resolveSettings(opts: Partial<TrainSettings>): TrainSettings {
   const s: TrainSettings = { ...TRAIN_DEFAULTS, data: '', ...stripUndefined(opts) };
   if (!s.data) throw bad('--data <dir> (a folder of identity folders) is required');
@@ -298,7 +310,7 @@ export function resolveSettings(opts: Partial<TrainSettings>): TrainSettings {
   checkInt('epochs', s.epochs, 1);
   checkInt('batches', s.batchesPerEpoch, 0);
   if (!Number.isSafeInteger(s.seed)) throw bad(`--seed must be an integer, got ${s.seed}`);
-  checkInt('threads', s.threads, 1, 256);
+  checkInt('threads', s.threads, 0, 256);
   if (s.engine !== 'tfjs' && s.engine !== 'onnxruntime')
     throw bad(`--engine must be tfjs or onnxruntime, got ${String(s.engine)}`);
   const v = s.valIdentities;
@@ -602,7 +614,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       weights,
       input: [size, size, channels],
       loss,
-      threads: s.threads,
+      threads: stepThreads(s),
       engine: s.engine,
       frozen: frozenNodes,
       optimizer: (layout) => buildOptimizer(s, layout),

@@ -140,3 +140,44 @@ test('conv kernels stored OIHW (the training step layout): same gradients', asyn
   });
   await compare(resnet, [33, 33, 3], 3, ['conv1', 'bn1'], 'oihw');
 });
+
+test("dlib's ops: affine, strided valid conv, zero pad, average pools, channel padding, add + relu", async () => {
+  const def: NetworkDef = {
+    name: 'dlib-shaped',
+    outputs: ['embedding'],
+    nodes: [
+      { op: 'input', name: 'image', shape: [14, 14, 2] },
+      { op: 'affine', name: 'norm', input: 'image' },
+      { op: 'conv2d', name: 'c1', input: 'norm', filters: 4, kernel: 3, strides: 2, padding: 'valid' },
+      { op: 'activation', name: 'r1', input: 'c1', fn: 'relu' },
+      {
+        op: 'pad',
+        name: 'p1',
+        input: 'r1',
+        pads: [
+          [0, 1],
+          [0, 1],
+        ],
+      },
+      { op: 'avgPool', name: 'ap', input: 'norm', size: 2, strides: 2, padding: 'valid' },
+      { op: 'padChannels', name: 'pc', input: 'ap', channels: 4 },
+      { op: 'add', name: 'sum', inputs: ['p1', 'pc'], activation: 'relu' },
+      {
+        op: 'avgPool',
+        name: 'ap2',
+        input: 'sum',
+        size: 3,
+        strides: 2,
+        padding: [
+          [1, 1],
+          [1, 1],
+        ],
+      },
+      { op: 'affine', name: 'a2', input: 'ap2' },
+      { op: 'globalAvgPool', name: 'gap', input: 'a2' },
+      { op: 'dense', name: 'fc', input: 'gap', units: 8 },
+      { op: 'l2normalize', name: 'embedding', input: 'fc' },
+    ],
+  };
+  await compare(def, [14, 14, 2], 3);
+});

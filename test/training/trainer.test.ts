@@ -16,7 +16,10 @@ import { dataDir } from '../helpers/data.js';
 const orl = dataDir('faces', 'att_orl');
 let tmp: string;
 
-/** Tiny but real: ORL, 10 held-out identities, 32×32 grey, 2 epochs × 3 batches of 4×3, random mining. */
+/**
+ * Tiny but real: ORL, 10 held-out identities, 32×32 grey, 2 epochs × 3 batches of 4×3, random mining, on
+ * the tfjs engine (onnx-engine.test.ts runs the default onnxruntime engine through the same paces).
+ */
 const tiny = (out: string): TrainOptions => ({
   data: orl,
   out: path.join(tmp, out),
@@ -34,6 +37,7 @@ const tiny = (out: string): TrainOptions => ({
   valIdentities: 10,
   seed: 7,
   threads: 1,
+  engine: 'tfjs',
 });
 
 async function rejects(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {

@@ -395,11 +395,11 @@ export function registerTrain(program: Command): void {
     .option('--seed <n>', 'seed of the split, batches, augmentation and initial weights (default 0)')
     .option(
       '--threads <n>',
-      'threads (default 1). tfjs: more = data-parallel workers, each shard batch-normalised on its own; onnxruntime: its own threads',
+      'threads (default: every core with onnxruntime; 1 with tfjs, where more = data-parallel workers, each shard batch-normalised on its own)',
     )
     .option(
       '--engine <name>',
-      'tfjs (WebAssembly, default) or onnxruntime (native CPU kernels, several times faster)',
+      'onnxruntime (native CPU kernels, default) or tfjs (WebAssembly; slower, runs wherever Node does)',
     )
     .action((o: TrainCliOptions) => runTrain(o));
 

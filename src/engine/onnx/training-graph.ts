@@ -440,6 +440,58 @@ export function buildTrainingGraphs(
         });
         break;
       }
+      case 'avgPool': {
+        // 'valid' or explicit padding (tfjs pads with zeros that count), so every window divides by kh·kw;
+        // TF 'same' excludes the padding from the count, which this rule does not model.
+        if (n.padding === 'same') throw unsupported(n, "avgPool with 'same' padding");
+        const k = pair(n.size, 1);
+        const s = pair(n.strides, 1);
+        const pads = explicitPads(n.padding, [inShape[0], inShape[1]], k, s, 1);
+        const attrs = { kernel_shape: k, strides: s, pads, count_include_pad: 1 };
+        dual((t) => ({ y: e.one('AveragePool', [t], attrs) }));
+        const [H, W, C] = inShape;
+        const [Ho, Wo] = outShape;
+        backs.set(n.name, (dy) => {
+          if (!inNeeds[0]) return [undefined];
+          // Each output spreads dy/(kh·kw) over its window: a per-channel transposed convolution with a
+          // constant kernel.
+          const K = k[0] * k[1];
+          const full = [
+            (Ho - 1) * s[0] + k[0] - pads[0] - pads[2],
+            (Wo - 1) * s[1] + k[1] - pads[1] - pads[3],
+          ];
+          return [
+            e.one('ConvTranspose', [dy, e.float(new Float32Array(C * K).fill(1 / K), [C, 1, k[0], k[1]])], {
+              group: C,
+              kernel_shape: k,
+              strides: s,
+              pads,
+              output_padding: [H - full[0], W - full[1]],
+            }),
+          ];
+        });
+        break;
+      }
+      case 'pad': {
+        if (n.mode && n.mode !== 'constant') throw unsupported(n, `${n.mode} padding`);
+        const [[t, b], [l, r]] = n.pads;
+        dual((x) => ({ y: e.one('Pad', [x, e.ints([0, 0, t, l, 0, 0, b, r])]) }));
+        const [H, W] = inShape;
+        backs.set(n.name, (dy) => [
+          inNeeds[0]
+            ? e.one('Slice', [dy, e.ints([t, l]), e.ints([t + H, l + W]), e.ints([2, 3])])
+            : undefined,
+        ]);
+        break;
+      }
+      case 'padChannels': {
+        const c = inShape[2];
+        dual((x) => ({ y: e.one('Pad', [x, e.ints([0, 0, 0, 0, 0, n.channels - c, 0, 0])]) }));
+        backs.set(n.name, (dy) => [
+          inNeeds[0] ? e.one('Slice', [dy, e.ints([0]), e.ints([c]), e.ints([1])]) : undefined,
+        ]);
+        break;
+      }
       case 'globalAvgPool': {
         dual((t) => ({ y: e.one('ReduceMean', [t], { axes: [2, 3], keepdims: 0 }) }));
         const [H, W, C] = inShape;
