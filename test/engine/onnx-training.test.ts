@@ -181,3 +181,15 @@ test("dlib's ops: affine, strided valid conv, zero pad, average pools, channel p
   };
   await compare(def, [14, 14, 2], 3);
 });
+
+test('tanh and sigmoid activations', async () => {
+  const base = smallCnn({ inputSize: 12, channels: 1, width: 4, depth: 2, embeddingDim: 8, head: 'avg' });
+  let k = 0;
+  const def: NetworkDef = {
+    ...base,
+    nodes: base.nodes.map((n) =>
+      n.op === 'activation' ? { ...n, fn: (k++ % 2 === 0 ? 'tanh' : 'sigmoid') as 'tanh' | 'sigmoid' } : n,
+    ),
+  };
+  await compare(def, [12, 12, 1], 4);
+});

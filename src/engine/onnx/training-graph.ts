@@ -141,7 +141,10 @@ export function buildTrainingGraphs(
   const bnNodes: string[] = [];
   const statsOutputs: string[] = [];
   const unsupported = (n: GraphNode, what: string = n.op) =>
-    new VisageError('E_BAD_OPTION', `the onnxruntime trainer does not support ${what} (node "${n.name}")`);
+    new VisageError(
+      'E_BAD_OPTION',
+      `the onnxruntime trainer does not support ${what} (node "${n.name}"); train with --engine tfjs`,
+    );
 
   // Backward bookkeeping: what each forward node needs to compute its input gradients.
   type Back = (dy: string) => Array<string | undefined>; // one gradient per graph input (undefined: none)
