@@ -86,6 +86,7 @@ export interface OnnxNode {
 /** ONNX TensorProto.DataType values we use. */
 export const FLOAT = 1;
 export const INT64 = 7;
+export const BOOL = 9;
 
 export interface OnnxTensor {
   name: string;
@@ -96,7 +97,7 @@ export interface OnnxTensor {
 
 export interface OnnxValue {
   name: string;
-  type: typeof FLOAT | typeof INT64;
+  type: typeof FLOAT | typeof INT64 | typeof BOOL;
   /** Undefined: shape left to the runtime's inference. */
   dims?: number[];
 }
