@@ -114,9 +114,9 @@ class Emitter {
 
 /**
  * Output maps of at most this many positions (8×8) are convolved as im2col + GEMM rather than by
- * onnxruntime's Conv, which runs such small maps at about half its GEMM rate. Measured with
- * `visage bench train`: a step 17 % (small CNN) and 23 % (ResNet-18) faster than with Conv everywhere;
- * a threshold of 256 positions was slower than 64.
+ * onnxruntime's Conv, which runs such small maps at about half its GEMM rate. When chosen (a temporary
+ * switch, the bench's networks): steps 17 % (small CNN) and 23 % (ResNet-18) faster than with Conv
+ * everywhere; a threshold of 256 positions was slower than 64.
  */
 const SMALL_MAP = 64;
 
