@@ -9,6 +9,8 @@ const files = fs
   .readdirSync(root, { recursive: true })
   .map(String)
   .filter((f) => f.endsWith('.test.js'))
+  // tsc never deletes outputs: skip compiled tests whose source is gone (renamed or removed since).
+  .filter((f) => fs.existsSync(path.join(root, '..', '..', 'test', f.replace(/\.js$/, '.ts'))))
   .filter((f) => process.argv.length <= 2 || process.argv.slice(2).some((a) => f.includes(a)))
   .sort()
   .map((f) => path.join(root, f));
