@@ -36,6 +36,7 @@ export class OnnxShardTrainer {
   readonly bn: ReturnType<typeof bnSlots>;
   private readonly spec: ShardSpec;
   private readonly threads: number;
+  private readonly built = new Map<number, TrainingGraphs>();
   private readonly training = new Map<number, Promise<Compiled>>();
   private readonly inference = new Map<number, Promise<OrtSession>>();
   private weights = new Map<string, OrtTensor>();
@@ -54,14 +55,24 @@ export class OnnxShardTrainer {
   static async create(spec: ShardSpec, threads: number): Promise<OnnxShardTrainer> {
     const t = new OnnxShardTrainer(spec, threads);
     t.ort = await loadOrt();
-    buildTrainingGraphs(spec.def, spec.input, spec.entries, 1);
+    t.graphs(1);
     return t;
+  }
+
+  /** The three graphs for batch size n, built once (training and inference sessions both need them). */
+  private graphs(n: number): TrainingGraphs {
+    let g = this.built.get(n);
+    if (!g) {
+      g = buildTrainingGraphs(this.spec.def, this.spec.input, this.spec.entries, n);
+      this.built.set(n, g);
+    }
+    return g;
   }
 
   private compiled(n: number): Promise<Compiled> {
     let c = this.training.get(n);
     if (!c) {
-      const graphs = buildTrainingGraphs(this.spec.def, this.spec.input, this.spec.entries, n);
+      const graphs = this.graphs(n);
       c = Promise.all([
         createSession(graphs.forward, this.threads),
         createSession(graphs.backward, this.threads),
@@ -74,8 +85,7 @@ export class OnnxShardTrainer {
   private inferenceSession(n: number): Promise<OrtSession> {
     let s = this.inference.get(n);
     if (!s) {
-      const graphs = buildTrainingGraphs(this.spec.def, this.spec.input, this.spec.entries, n);
-      s = createSession(graphs.inference, this.threads);
+      s = createSession(this.graphs(n).inference, this.threads);
       this.inference.set(n, s);
     }
     return s;
@@ -123,17 +133,24 @@ export class OnnxShardTrainer {
     return out;
   }
 
-  /** Forward (batch statistics), loss gradient from `exchange`, backward: `grad` is overwritten. */
+  /**
+   * Forward (batch statistics), loss gradient from `exchange`, backward: `grad` is overwritten. `groups`
+   * is ShardTrainer's batch-norm grouping; this replica normalises the batch as one group only.
+   */
   async step(
     images: Float32Array,
     n: number,
     exchange: (emb: Float32Array) => Float32Array,
     grad: Float32Array,
+    groups = 1,
   ): Promise<ShardStepResult> {
+    if (groups !== 1)
+      throw new VisageError('E_INTERNAL', `the onnxruntime replica normalises one group, not ${groups}`);
     const timings: ShardTimings = { loadMs: 0, forwardMs: 0, exchangeMs: 0, backwardMs: 0, readMs: 0 };
     const c = await this.compiled(n);
     let t = performance.now();
-    const fwd = await c.forward.run(this.feeds(c.forward, { [IMAGE]: this.images(images, 0, n) }));
+    const batch = this.images(images, 0, n);
+    const fwd = await c.forward.run(this.feeds(c.forward, { [IMAGE]: batch }));
     const emb = fwd[c.graphs.embedding].data as Float32Array;
     timings.forwardMs = performance.now() - t;
     t = performance.now();
@@ -149,7 +166,7 @@ export class OnnxShardTrainer {
       [D_EMBEDDING]: new this.ort.Tensor('float32', upstream, [n, this.dim]),
     };
     for (const s of c.graphs.saved) extra[s] = fwd[s];
-    if (c.backward.inputNames.includes(IMAGE)) extra[IMAGE] = this.images(images, 0, n);
+    if (c.backward.inputNames.includes(IMAGE)) extra[IMAGE] = batch;
     const bwd = await c.backward.run(this.feeds(c.backward, extra));
     timings.backwardMs = performance.now() - t;
     t = performance.now();

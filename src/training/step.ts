@@ -236,11 +236,10 @@ export class TrainingStep {
     this.checkBatch(images, labels.length);
     return this.exclusive(async () => {
       const cpu = process.cpuUsage();
-      const r = this.onnx
-        ? await this.stepOnnx(this.onnx, images, labels)
-        : this.local
-          ? this.stepLocal(images, labels)
-          : await onPoolInTurn(this.pool!, () => this.stepParallel(images, labels));
+      const replica = this.onnx ?? this.local;
+      const r = replica
+        ? await this.stepInThread(replica, images, labels)
+        : await onPoolInTurn(this.pool!, () => this.stepParallel(images, labels));
       const used = process.cpuUsage(cpu);
       r.timings.cpuMs = (used.user + used.system) / 1000;
       return r;
@@ -275,63 +274,30 @@ export class TrainingStep {
     });
   }
 
-  private stepLocal(images: Float32Array, labels: ArrayLike<number>): StepResult {
+  /**
+   * A step on a replica in this thread (tfjs' ShardTrainer or the onnxruntime one): the loss runs on the
+   * replica's embeddings, then the optimiser on its gradient.
+   */
+  private async stepInThread(
+    replica: ShardTrainer | OnnxShardTrainer,
+    images: Float32Array,
+    labels: ArrayLike<number>,
+  ): Promise<StepResult> {
     const t0 = performance.now();
-    const trainer = this.local!;
-    const loadMs = trainer.load(this.params, this.version);
+    const loadMs = replica.load(this.params, this.version);
     let lossOut: ReturnType<EmbeddingLoss['compute']> | undefined;
     let lossMs = 0;
-    const res = trainer.step(
+    const res = await replica.step(
       images,
       labels.length,
       (emb) => {
         const t = performance.now();
-        lossOut = this.loss.compute(emb, labels, trainer.dim);
+        lossOut = this.loss.compute(emb, labels, replica.dim);
         lossMs = performance.now() - t;
         return lossOut.grad;
       },
       this.grad,
       this.bnGroups,
-    );
-    res.timings.loadMs = loadMs;
-    const t1 = performance.now();
-    this.apply(this.grad, [res]);
-    const t2 = performance.now();
-    const s = res.timings;
-    return {
-      loss: lossOut!.loss,
-      stats: lossOut!.stats,
-      timings: {
-        totalMs: t2 - t0,
-        cpuMs: 0,
-        forwardMs: loadMs + s.forwardMs,
-        lossMs,
-        backwardMs: s.backwardMs + s.readMs,
-        optimizerMs: t2 - t1,
-        shards: [s],
-      },
-    };
-  }
-
-  private async stepOnnx(
-    trainer: OnnxShardTrainer,
-    images: Float32Array,
-    labels: ArrayLike<number>,
-  ): Promise<StepResult> {
-    const t0 = performance.now();
-    const loadMs = trainer.load(this.params, this.version);
-    let lossOut: ReturnType<EmbeddingLoss['compute']> | undefined;
-    let lossMs = 0;
-    const res = await trainer.step(
-      images,
-      labels.length,
-      (emb) => {
-        const t = performance.now();
-        lossOut = this.loss.compute(emb, labels, trainer.dim);
-        lossMs = performance.now() - t;
-        return lossOut.grad;
-      },
-      this.grad,
     );
     res.timings.loadMs = loadMs;
     const t1 = performance.now();

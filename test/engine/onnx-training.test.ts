@@ -94,6 +94,10 @@ async function compare(
   await ort.dispose();
 }
 
+/** A ResNet-18 shape at 33 px: 7×7/2 stem, padded 3×3/2 max-pool, stride-2 stages, small maps. */
+const resnet33 = () =>
+  resnetEmbedding({ depth: 18, inputSize: 33, channels: 3, width: 4, embeddingDim: 8, stem: 'imagenet' });
+
 test('small CNN, flatten head: onnxruntime gradients equal the tfjs tape', async () => {
   await compare(
     smallCnn({ inputSize: 24, channels: 1, width: 4, depth: 3, embeddingDim: 8, head: 'flatten' }),
@@ -111,15 +115,7 @@ test('small CNN, average head, colour, odd size (pool drops a row)', async () =>
 });
 
 test('ResNet-18 (ImageNet stem: 7×7/2 conv, padded 3×3/2 max-pool, projection shortcuts)', async () => {
-  const def = resnetEmbedding({
-    depth: 18,
-    inputSize: 33,
-    channels: 3,
-    width: 4,
-    embeddingDim: 8,
-    stem: 'imagenet',
-  });
-  await compare(def, [33, 33, 3], 4);
+  await compare(resnet33(), [33, 33, 3], 4);
 });
 
 test('frozen first stage: no gradient output for it, the rest still exact', async () => {
@@ -130,15 +126,7 @@ test('frozen first stage: no gradient output for it, the rest still exact', asyn
 test('conv kernels stored OIHW (the training step layout): same gradients', async () => {
   const cnn = smallCnn({ inputSize: 20, channels: 3, width: 4, depth: 3, embeddingDim: 8, head: 'flatten' });
   await compare(cnn, [20, 20, 3], 4, [], 'oihw');
-  const resnet = resnetEmbedding({
-    depth: 18,
-    inputSize: 33,
-    channels: 3,
-    width: 4,
-    embeddingDim: 8,
-    stem: 'imagenet',
-  });
-  await compare(resnet, [33, 33, 3], 3, ['conv1', 'bn1'], 'oihw');
+  await compare(resnet33(), [33, 33, 3], 3, ['conv1', 'bn1'], 'oihw');
 });
 
 test("dlib's ops: affine, strided valid conv, zero pad, average pools, channel padding, add + relu", async () => {

@@ -7,17 +7,14 @@ import { initEngine } from '../../src/engine/backend.js';
 import { initWeights, loadModel } from '../../src/engine/graph/index.js';
 import { isVisageError } from '../../src/errors.js';
 import { loadGraphEncoder } from '../../src/faces/encoder.js';
-import { decodeImage } from '../../src/image/index.js';
-import { centreCropResize } from '../../src/training/data/index.js';
 import { TripletMarginLoss } from '../../src/training/losses/index.js';
 import { batchAllMiner } from '../../src/training/miners/index.js';
 import { resnetEmbedding } from '../../src/training/nets/resnet.js';
 import { Sgd } from '../../src/training/optim/index.js';
 import { TrainingStep } from '../../src/training/step.js';
 import { train, type TrainOptions, type TrainResult } from '../../src/training/trainer.js';
-import { validationMetrics } from '../../src/training/validate.js';
-import { dataDir } from '../helpers/data.js';
 import { orlBatch } from './orl.js';
+import { heldOutMetrics, tinyOrlRun } from './tiny-orl.js';
 
 // The onnxruntime engine end to end: the same steps as the tfjs engine, and `visage train --engine
 // onnxruntime` with checkpoints, exact resume and a model the tfjs-based encoder loads.
@@ -88,29 +85,10 @@ it('refuses what the onnxruntime engine cannot do, with E_BAD_OPTION', async () 
 });
 
 describe('visage train --engine onnxruntime (ORL)', () => {
-  const orl = dataDir('faces', 'att_orl');
   let tmp: string;
   let full: TrainResult;
-  const tiny = (out: string): TrainOptions => ({
-    data: orl,
-    out: path.join(tmp, out),
-    detect: false,
-    size: 32,
-    channels: 1,
-    width: 8,
-    depth: 3,
-    dim: 32,
-    head: 'flatten',
-    P: 4,
-    K: 3,
-    mining: 'semi-hard',
-    epochs: 2,
-    batchesPerEpoch: 3,
-    valIdentities: 10,
-    seed: 3,
-    threads: 1,
-    engine: 'onnxruntime',
-  });
+  const tiny = (out: string): TrainOptions =>
+    tinyOrlRun(path.join(tmp, out), { head: 'flatten', mining: 'semi-hard', seed: 3, engine: 'onnxruntime' });
 
   before(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'visage-train-ort-'));
@@ -142,21 +120,9 @@ describe('visage train --engine onnxruntime (ORL)', () => {
   });
 
   it('saves canonical weights: the tfjs encoder reproduces the validation AUC', async () => {
-    const m = loadModel(full.model!);
     const enc = loadGraphEncoder(full.model!);
     try {
-      const names = m.meta.valIdentities as string[];
-      const chips = [];
-      const labels: number[] = [];
-      for (const [i, name] of names.entries())
-        for (let k = 1; k <= 10; k++) {
-          chips.push(centreCropResize(await decodeImage(path.join(orl, name, `${k}.pgm`)), 32, 32));
-          labels.push(i);
-        }
-      const emb = await enc.encode(chips);
-      const flat = new Float32Array(emb.length * 32);
-      emb.forEach((e, i) => flat.set(e, i * 32));
-      const v = validationMetrics(flat, labels, 32);
+      const { metrics: v } = await heldOutMetrics(full.model!, enc);
       assert.ok(Math.abs(v.auc - full.after!.auc) < 0.01, `AUC ${v.auc} vs ${full.after!.auc}`);
     } finally {
       enc.dispose();

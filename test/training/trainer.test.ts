@@ -7,38 +7,14 @@ import { runCli } from '../../src/cli/program.js';
 import { loadModel } from '../../src/engine/graph/index.js';
 import { isVisageError } from '../../src/errors.js';
 import { loadGraphEncoder } from '../../src/faces/encoder.js';
-import { decodeImage } from '../../src/image/index.js';
-import { centreCropResize } from '../../src/training/data/index.js';
 import { train, type TrainOptions, type TrainResult } from '../../src/training/trainer.js';
-import { validationMetrics } from '../../src/training/validate.js';
-import { dataDir } from '../helpers/data.js';
+import { heldOutMetrics, orl, tinyOrlRun } from './tiny-orl.js';
 
-const orl = dataDir('faces', 'att_orl');
 let tmp: string;
 
-/**
- * Tiny but real: ORL, 10 held-out identities, 32×32 grey, 2 epochs × 3 batches of 4×3, random mining, on
- * the tfjs engine (onnx-engine.test.ts runs the default onnxruntime engine through the same paces).
- */
-const tiny = (out: string): TrainOptions => ({
-  data: orl,
-  out: path.join(tmp, out),
-  detect: false,
-  size: 32,
-  channels: 1,
-  width: 8,
-  depth: 3,
-  dim: 32,
-  P: 4,
-  K: 3,
-  mining: 'random',
-  epochs: 2,
-  batchesPerEpoch: 3,
-  valIdentities: 10,
-  seed: 7,
-  threads: 1,
-  engine: 'tfjs',
-});
+/** Random mining on the tfjs engine (onnx-engine.test.ts runs the default onnxruntime engine the same way). */
+const tiny = (out: string): TrainOptions =>
+  tinyOrlRun(path.join(tmp, out), { mining: 'random', seed: 7, engine: 'tfjs' });
 
 async function rejects(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
   await assert.rejects(p, (e: unknown) => {
@@ -108,19 +84,8 @@ describe('visage train (ORL)', () => {
       assert.equal(enc.inputSize, 32);
       assert.equal(enc.dim, 32);
       assert.equal(enc.threshold, full.history[1].valThreshold);
-      const names = m.meta.valIdentities as string[];
-      const chips = [];
-      const labels: number[] = [];
-      for (const [i, name] of names.entries())
-        for (let k = 1; k <= 10; k++) {
-          chips.push(centreCropResize(await decodeImage(path.join(orl, name, `${k}.pgm`)), 32, 32));
-          labels.push(i);
-        }
-      const emb = await enc.encode(chips);
-      for (const e of emb) assert.ok(Math.abs(Math.hypot(...e) - 1) < 1e-4);
-      const flat = new Float32Array(emb.length * 32);
-      emb.forEach((e, i) => flat.set(e, i * 32));
-      const v = validationMetrics(flat, labels, 32);
+      const { embeddings, metrics: v } = await heldOutMetrics(full.model!, enc);
+      for (const e of embeddings) assert.ok(Math.abs(Math.hypot(...e) - 1) < 1e-4);
       // The encoder converts to grey after resizing RGB, training before: pixels may differ by rounding.
       assert.ok(Math.abs(v.auc - full.after!.auc) < 0.01, `AUC ${v.auc} vs ${full.after!.auc}`);
     } finally {
