@@ -49,8 +49,6 @@ export interface TrainingGraphs {
   inference: OnnxModel;
   /** Forward outputs the backward graph reads (besides the image and the weights). */
   saved: string[];
-  /** Batch-norm nodes whose statistics the forward graph returns as `stats:<node>:mean|variance`. */
-  bnNodes: string[];
   embedding: string;
 }
 
@@ -78,6 +76,22 @@ function explicitPads(
   const [t, b] = one(0);
   const [l, r] = one(1);
   return [t, l, b, r];
+}
+
+/**
+ * ConvTranspose's output_padding that makes it return exactly the forward op's input size: the rows and
+ * columns a strided forward window never reached (their gradient is 0).
+ */
+function outputPadding(
+  input: [number, number],
+  output: [number, number],
+  k: [number, number],
+  s: [number, number],
+  d: number,
+  pads: number[],
+): [number, number] {
+  const reach = (i: 0 | 1) => (output[i] - 1) * s[i] + (k[i] - 1) * d + 1 - pads[i] - pads[i + 2];
+  return [input[0] - reach(0), input[1] - reach(1)];
 }
 
 type Phase = 'forward' | 'backward';
@@ -147,7 +161,6 @@ export function buildTrainingGraphs(
   };
   const trainable = (node: string, role: string) => byName.get(`${node}/${role}`)?.trainable === true;
   const nchw = (s: Shape): number[] => [N, s[2], s[0], s[1]];
-  const bnNodes: string[] = [];
   const statsOutputs: string[] = [];
   const unsupported = (n: GraphNode, what: string = n.op) =>
     new VisageError(
@@ -327,10 +340,6 @@ export function buildTrainingGraphs(
           }
           if (bias && trainable(n.name, 'bias')) weightGrads.set(bias, sumAxes(dy, [0, 2, 3], 0));
           if (!inNeeds[0]) return [undefined];
-          const full = [
-            (Ho - 1) * s[0] + (k[0] - 1) * d + 1 - pads[0] - pads[2],
-            (Wo - 1) * s[1] + (k[1] - 1) * d + 1 - pads[1] - pads[3],
-          ];
           if (s[0] === 1 && s[1] === 1 && d === 1 && pads.every((p, i) => p <= k[i % 2] - 1)) {
             // Unit stride: the input gradient is a plain convolution of dy with the kernel transposed
             // (in ↔ out) and flipped, padded by k − 1 − p: onnxruntime's blocked Conv runs it faster than
@@ -355,7 +364,7 @@ export function buildTrainingGraphs(
             strides: s,
             dilations: [d, d],
             pads,
-            output_padding: [H - full[0], W - full[1]],
+            output_padding: outputPadding([H, W], [Ho, Wo], k, s, d, pads),
           });
           return [dx];
         });
@@ -387,7 +396,6 @@ export function buildTrainingGraphs(
           { op: 'Identity', inputs: [mean], outputs: [statName(n.name, 'mean')] },
           { op: 'Identity', inputs: [variance], outputs: [statName(n.name, 'variance')] },
         );
-        bnNodes.push(n.name);
         statsOutputs.push(statName(n.name, 'mean'), statName(n.name, 'variance'));
         {
           const before = e.nodes.forward.length;
@@ -513,17 +521,13 @@ export function buildTrainingGraphs(
           // Each output spreads dy/(kh·kw) over its window: a per-channel transposed convolution with a
           // constant kernel.
           const K = k[0] * k[1];
-          const full = [
-            (Ho - 1) * s[0] + k[0] - pads[0] - pads[2],
-            (Wo - 1) * s[1] + k[1] - pads[1] - pads[3],
-          ];
           return [
             e.one('ConvTranspose', [dy, e.float(new Float32Array(C * K).fill(1 / K), [C, 1, k[0], k[1]])], {
               group: C,
               kernel_shape: k,
               strides: s,
               pads,
-              output_padding: [H - full[0], W - full[1]],
+              output_padding: outputPadding([H, W], [Ho, Wo], k, s, 1, pads),
             }),
           ];
         });
@@ -694,7 +698,7 @@ export function buildTrainingGraphs(
     outputs: [{ name: infOut, type: FLOAT, dims: [N, dim] }],
     initializers: constantsFor(infNodes),
   };
-  return { forward, backward, inference, saved, bnNodes, embedding };
+  return { forward, backward, inference, saved, embedding };
 }
 
 /**
