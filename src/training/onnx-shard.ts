@@ -12,22 +12,16 @@ import {
   gradName,
   IMAGE,
   statName,
+  storedShape,
   type TrainingGraphs,
 } from '../engine/onnx/training-graph.js';
-import { ParamLayout, type ParamEntry } from './params.js';
+import { ParamLayout } from './params.js';
 import { bnSlots, embeddingDim, type ShardSpec, type ShardStepResult, type ShardTimings } from './shard.js';
 
 interface Compiled {
   graphs: TrainingGraphs;
   forward: OrtSession;
   backward: OrtSession;
-}
-
-/** A parameter's dimensions as stored in the flat vector (see ParamEntry.order). */
-function storedDims(e: ParamEntry): number[] {
-  if (e.order !== 'oihw') return e.shape;
-  const [kh, kw, i, o] = e.shape;
-  return [o, i, kh, kw];
 }
 
 export class OnnxShardTrainer {
@@ -97,7 +91,10 @@ export class OnnxShardTrainer {
     const t0 = performance.now();
     const w = new Map<string, OrtTensor>();
     for (const e of this.layout.entries)
-      w.set(e.name, new this.ort.Tensor('float32', params.slice(e.offset, e.offset + e.size), storedDims(e)));
+      w.set(
+        e.name,
+        new this.ort.Tensor('float32', params.slice(e.offset, e.offset + e.size), storedShape(e)),
+      );
     this.weights = w;
     this.loaded = version;
     return performance.now() - t0;

@@ -40,7 +40,8 @@ export interface TrainingGraphParam {
   order?: 'oihw';
 }
 
-const storedShape = (p: TrainingGraphParam): number[] =>
+/** A parameter's dimensions as fed to the graphs (and as stored in the training step's flat vector). */
+export const storedShape = (p: TrainingGraphParam): number[] =>
   p.order === 'oihw' ? [p.shape[3], p.shape[2], p.shape[0], p.shape[1]] : p.shape;
 
 export interface TrainingGraphs {
