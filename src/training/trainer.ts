@@ -30,9 +30,12 @@ import {
   PIXEL_OFFSET,
   PIXEL_SCALE,
   PKSampler,
+  augmentSpec,
+  resolveAugment,
   scanIdentityFolders,
   splitByIdentity,
   type AlignFn,
+  type AugmentOptions,
   type PKSamplerState,
 } from './data/index.js';
 import { planFreeze } from './freeze.js';
@@ -91,7 +94,8 @@ export interface TrainSettings {
   /** step schedule: multiply the rate by `lrGamma` every `lrStep` epochs. */
   lrStep: number;
   lrGamma: number;
-  augment: boolean;
+  /** Training-time augmentation: false = none, true = the defaults (DEFAULT_AUGMENT), or strengths that override them. */
+  augment: boolean | AugmentOptions;
   epochs: number;
   /** Batches per epoch; 0 = enough for every training identity to appear once (PKSampler 'identities'). */
   batchesPerEpoch: number;
@@ -307,6 +311,8 @@ export function resolveSettings(opts: Partial<TrainSettings>): TrainSettings {
     throw bad(`--schedule must be constant, cosine or step, got ${s.schedule}`);
   checkInt('lr-step', s.lrStep, 0);
   checkNum('lr-gamma', s.lrGamma, (v) => v > 0 && v <= 1, 'in (0, 1]');
+  if (typeof s.augment === 'object') resolveAugment(s.augment);
+  else if (typeof s.augment !== 'boolean') throw bad('augment must be true, false or augmentation strengths');
   checkInt('epochs', s.epochs, 1);
   checkInt('batches', s.batchesPerEpoch, 0);
   if (!Number.isSafeInteger(s.seed)) throw bad(`--seed must be an integer, got ${s.seed}`);
@@ -320,6 +326,12 @@ export function resolveSettings(opts: Partial<TrainSettings>): TrainSettings {
   } else if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || !x))
     throw bad('--val-identities must be a count or a comma-separated list of identity names');
   return s;
+}
+
+/** The batch builder's augmentation option for a run's `augment` setting. */
+function augmentOptions(a: TrainSettings['augment']): AugmentOptions | false {
+  if (a === false) return false;
+  return a === true ? {} : a;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
@@ -696,7 +708,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       const lr = learningRate(s, index, totalSteps, B);
       optimizer.lr = lr;
       const batch = sampler.next();
-      const input = buildBatch(train, batch, { augment: s.augment ? {} : false, seed: s.seed });
+      const input = buildBatch(train, batch, { augment: augmentOptions(s.augment), seed: s.seed });
       const r = await step.step(input.images, input.labels);
       if (!Number.isFinite(r.loss))
         throw new VisageError(
@@ -846,7 +858,7 @@ function hyperParameters(
     ...(s.optimizer === 'sgd' ? { momentum: s.momentum } : {}),
     'weight decay': s.weightDecay,
     schedule: s.schedule,
-    augmentation: s.augment,
+    augmentation: s.augment === false ? 'none' : augmentSpec(resolveAugment(augmentOptions(s.augment) || {})),
     epochs: s.epochs,
     'batches per epoch': batchesPerEpoch,
     seed: s.seed,

@@ -421,7 +421,16 @@ describe('augmentation', () => {
   before(async () => {
     src = await FaceImageSource.load(orl.identities.slice(0, 2), { size: 64, channels: 1 });
   });
-  const none: AugmentParams = { flip: false, angle: 0, dx: 0, dy: 0, scale: 1, brightness: 0, contrast: 1 };
+  const none: AugmentParams = {
+    flip: false,
+    angle: 0,
+    dx: 0,
+    dy: 0,
+    scale: 1,
+    brightness: 0,
+    contrast: 1,
+    erase: null,
+  };
 
   it('identity parameters reproduce the plain normalisation; flip alone is an exact mirror', () => {
     const px = src.image(0);
@@ -504,6 +513,38 @@ describe('augmentation', () => {
     // Changed, but still the same face: a mean change of a few percent of the range, not noise.
     assert.ok(meanDiff > 0.03 && meanDiff < 0.5, `mean |Δ| ${meanDiff}`);
     assert.throws(() => resolveAugment({ rotationDeg: 90 }), code('E_BAD_OPTION'));
+  });
+
+  it('random erasing paints one mid-grey rectangle of 2–25 % of the image and leaves the other draws alone', () => {
+    const on = resolveAugment({ erase: 1 });
+    const off = resolveAugment({});
+    let areaMin = Infinity;
+    let areaMax = 0;
+    for (let i = 0; i < 200; i++) {
+      const a = sampleAugmentParams(new Rng(augmentSeed(2, i, 0)), on, 64, 48);
+      const b = sampleAugmentParams(new Rng(augmentSeed(2, i, 0)), off, 64, 48);
+      // Erasing is drawn last: switching it on changes nothing else (so runs without it are unchanged).
+      assert.deepEqual({ ...a, erase: null }, b);
+      assert.equal(b.erase, null);
+      const e = a.erase!;
+      assert.ok(e.x0 >= 0 && e.y0 >= 0 && e.x1 <= 64 && e.y1 <= 48 && e.x1 > e.x0 && e.y1 > e.y0);
+      const area = ((e.x1 - e.x0) * (e.y1 - e.y0)) / (64 * 48);
+      areaMin = Math.min(areaMin, area);
+      areaMax = Math.max(areaMax, area);
+    }
+    assert.ok(areaMin >= 0.015 && areaMax <= 0.26 && areaMax > 0.15, `areas ${areaMin}…${areaMax}`);
+    const px = src.image(0);
+    const plain = new Float32Array(px.length);
+    augmentInto(px, 64, 64, 1, none, plain, 0);
+    const erased = new Float32Array(px.length);
+    const rect = { x0: 10, y0: 20, x1: 30, y1: 25 };
+    augmentInto(px, 64, 64, 1, { ...none, erase: rect }, erased, 0);
+    for (let y = 0; y < 64; y++)
+      for (let x = 0; x < 64; x++) {
+        const inside = x >= 10 && x < 30 && y >= 20 && y < 25;
+        assert.equal(erased[y * 64 + x], inside ? 0 : plain[y * 64 + x]);
+      }
+    assert.throws(() => resolveAugment({ erase: 1.5 }), code('E_BAD_OPTION'));
   });
 });
 

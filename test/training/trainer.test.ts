@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parseAugmentSpec, trainOptionsFromCli } from '../../src/cli/commands/train.js';
 import { runCli } from '../../src/cli/program.js';
 import { loadModel } from '../../src/engine/graph/index.js';
 import { isVisageError } from '../../src/errors.js';
@@ -126,6 +127,7 @@ describe('visage train (ORL)', () => {
     await rejects(train({ ...tiny('bad3'), lr: -1 }), 'E_BAD_OPTION', /--lr/);
     await rejects(train({ ...tiny('bad4'), channels: 2 as 1 }), 'E_BAD_OPTION', /channels/);
     await rejects(train({ ...tiny('bad5'), valIdentities: ['s1', 'nobody'] }), 'E_BAD_OPTION', /nobody/);
+    await rejects(train({ ...tiny('bad7'), augment: { rotationDeg: 90 } }), 'E_BAD_OPTION', /rotation/);
     await rejects(
       train({ ...tiny('bad6'), data: path.join(tmp, 'no-such-folder') }),
       'E_BAD_DATASET',
@@ -144,9 +146,32 @@ describe('visage train (ORL)', () => {
     try {
       assert.equal(await runCli(argv('--out', path.join(tmp, 'c1'), '--data', orl, '--mining', 'x')), 1);
       assert.equal(await runCli(argv('--out', path.join(tmp, 'c2'), '--data', path.join(tmp, 'none'))), 2);
+      for (const spec of ['spin=3', 'zoom=big', 'flip=2'])
+        assert.equal(await runCli(argv('--out', path.join(tmp, 'c3'), '--data', orl, '--augment', spec)), 1);
+      assert.ok(!fs.existsSync(path.join(tmp, 'c3')), 'nothing written for a refused run');
     } finally {
       process.stderr.write = stderr;
     }
+  });
+});
+
+describe('visage train --augment', () => {
+  it('reads name=value strengths over the defaults', () => {
+    assert.deepEqual(
+      parseAugmentSpec('rotation=15, shift=0.1,zoom=0.08,brightness=0.2,contrast=0.3,erase=0.5,flip=0'),
+      {
+        rotationDeg: 15,
+        translate: 0.1,
+        scale: 0.08,
+        brightness: 0.2,
+        contrast: 0.3,
+        erase: 0.5,
+        flip: false,
+      },
+    );
+    assert.deepEqual(trainOptionsFromCli({ out: 'o', augment: 'erase=0.5' }).augment, { erase: 0.5 });
+    assert.equal(trainOptionsFromCli({ out: 'o', augment: false }).augment, false);
+    assert.equal(trainOptionsFromCli({ out: 'o' }).augment, undefined);
   });
 });
 

@@ -5,6 +5,12 @@ import { envThreads } from '../../config.js';
 import { findTorchPython, peerScript } from '../../engine/bench/torch-peer.js';
 import { forwardFlops, initWeights, type NetworkDef } from '../../engine/graph/index.js';
 import { VisageError } from '../../errors.js';
+import {
+  AUGMENT_NAMES,
+  augmentSpec,
+  DEFAULT_AUGMENT,
+  type AugmentOptions,
+} from '../../training/data/augment.js';
 import { Rng } from '../../training/data/rng.js';
 import { resnetEmbedding } from '../../training/nets/resnet.js';
 import { smallCnn } from '../../training/nets/small-cnn.js';
@@ -42,7 +48,7 @@ interface TrainCliOptions {
   schedule?: string;
   lrStep?: string;
   lrGamma?: string;
-  augment?: boolean;
+  augment?: boolean | string;
   epochs?: string;
   batches?: string;
   seed?: string;
@@ -104,13 +110,40 @@ export function trainOptionsFromCli(o: TrainCliOptions): TrainOptions {
     schedule: o.schedule as TrainSettings['schedule'] | undefined,
     lrStep: int(o.lrStep, '--lr-step'),
     lrGamma: num(o.lrGamma, '--lr-gamma'),
-    augment: o.augment === false ? false : undefined,
+    augment:
+      o.augment === false ? false : typeof o.augment === 'string' ? parseAugmentSpec(o.augment) : undefined,
     epochs: int(o.epochs, '--epochs'),
     batchesPerEpoch: int(o.batches, '--batches'),
     seed: int(o.seed, '--seed'),
     threads: int(o.threads, '--threads'),
     engine: o.engine === undefined ? undefined : parseEngine(o.engine),
   };
+}
+
+/** `rotation=15,shift=0.1,flip=0` → AugmentOptions (ranges are checked by the trainer). */
+export function parseAugmentSpec(spec: string): AugmentOptions {
+  const out: AugmentOptions = {};
+  for (const part of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const m = /^([a-z]+)=(.+)$/.exec(part);
+    const key = m && (AUGMENT_NAMES as Record<string, keyof AugmentOptions>)[m[1]];
+    if (!m || !key)
+      throw new VisageError(
+        'E_BAD_OPTION',
+        `--augment takes name=value pairs with names ${Object.keys(AUGMENT_NAMES).join(', ')}; got "${part}"`,
+      );
+    const v = Number(m[2]);
+    if (!Number.isFinite(v))
+      throw new VisageError('E_BAD_OPTION', `--augment ${m[1]} must be a number, got ${m[2]}`);
+    if (key === 'flip') {
+      if (v !== 0 && v !== 1)
+        throw new VisageError('E_BAD_OPTION', `--augment flip must be 0 or 1, got ${m[2]}`);
+      out.flip = v === 1;
+    } else out[key] = v;
+  }
+  return out;
 }
 
 function epochLine(e: TrainEpoch, epochs: number): string {
@@ -389,6 +422,10 @@ export function registerTrain(program: Command): void {
     .option('--schedule <kind>', 'learning-rate schedule: constant (default), cosine or step')
     .option('--lr-step <epochs>', 'step schedule: epochs between decays (default epochs/3)')
     .option('--lr-gamma <factor>', 'step schedule: decay factor (default 0.1)')
+    .option(
+      '--augment <strengths>',
+      `augmentation strengths that override the defaults, e.g. rotation=15,shift=0.1 (default ${augmentSpec(DEFAULT_AUGMENT)})`,
+    )
     .option('--no-augment', 'no flip / crop / rotation / brightness augmentation')
     .option('--epochs <n>', 'epochs (default 10)')
     .option('--batches <n>', 'batches per epoch (default: enough for every identity once)')

@@ -24,6 +24,11 @@ export interface AugmentOptions {
   brightness?: number;
   /** Largest contrast change: pixels move away from/towards the image mean by a factor in [1 − c, 1 + c]. Default 0.15. */
   contrast?: number;
+  /**
+   * Probability of random erasing: one rectangle (2–25 % of the image, aspect 1:2…2:1) painted mid-grey, so the
+   * network cannot lean on any one region (glasses, a fringe, a shadow). Default 0 (off).
+   */
+  erase?: number;
 }
 
 /** One image's draw of the random parameters. */
@@ -40,6 +45,8 @@ export interface AugmentParams {
   brightness: number;
   /** Contrast factor around the image mean. */
   contrast: number;
+  /** The erased rectangle in output pixels (x0 ≤ x < x1, y0 ≤ y < y1), or null. */
+  erase: { x0: number; y0: number; x1: number; y1: number } | null;
 }
 
 export const DEFAULT_AUGMENT: Required<AugmentOptions> = {
@@ -49,7 +56,26 @@ export const DEFAULT_AUGMENT: Required<AugmentOptions> = {
   scale: 0.06,
   brightness: 0.1,
   contrast: 0.15,
+  erase: 0,
 };
+
+/** User-facing names (`visage train --augment`, the report) → AugmentOptions keys: a shift, a zoom. */
+export const AUGMENT_NAMES = {
+  flip: 'flip',
+  rotation: 'rotationDeg',
+  shift: 'translate',
+  zoom: 'scale',
+  brightness: 'brightness',
+  contrast: 'contrast',
+  erase: 'erase',
+} as const satisfies Record<string, keyof AugmentOptions>;
+
+/** Resolved options in the `--augment` spelling, e.g. flip=1,rotation=10,… */
+export function augmentSpec(a: Required<AugmentOptions>): string {
+  return Object.entries(AUGMENT_NAMES)
+    .map(([name, key]) => `${name}=${key === 'flip' ? (a.flip ? 1 : 0) : a[key]}`)
+    .join(',');
+}
 
 /** Fills in defaults and checks ranges (E_BAD_OPTION). */
 export function resolveAugment(opts: AugmentOptions = {}): Required<AugmentOptions> {
@@ -60,11 +86,13 @@ export function resolveAugment(opts: AugmentOptions = {}): Required<AugmentOptio
     ['scale', 0.5],
     ['brightness', 1],
     ['contrast', 1],
+    ['erase', 1],
   ];
   for (const [k, max] of limits) {
     const v = r[k] as number;
     if (!Number.isFinite(v) || v < 0 || v > max) {
-      throw new VisageError('E_BAD_OPTION', `augmentation ${k} must be in 0…${max}, got ${v}`);
+      const name = Object.entries(AUGMENT_NAMES).find(([, key]) => key === k)?.[0] ?? k;
+      throw new VisageError('E_BAD_OPTION', `augmentation ${name} must be in 0…${max}, got ${v}`);
     }
   }
   return r;
@@ -90,7 +118,16 @@ export function sampleAugmentParams(
   const scale = 1 + u() * opts.scale;
   const brightness = u() * opts.brightness;
   const contrast = 1 + u() * opts.contrast;
-  return { flip: opts.flip && flip, angle, dx, dy, scale, brightness, contrast };
+  // Drawn last, so that adding erasing left every earlier draw (and so older runs) unchanged.
+  const doErase = rng.next() < opts.erase;
+  const area = (0.02 + rng.next() * 0.23) * width * height;
+  const aspect = Math.exp((2 * rng.next() - 1) * Math.LN2);
+  const ew = Math.min(width, Math.max(1, Math.round(Math.sqrt(area * aspect))));
+  const eh = Math.min(height, Math.max(1, Math.round(Math.sqrt(area / aspect))));
+  const x0 = Math.floor(rng.next() * (width - ew + 1));
+  const y0 = Math.floor(rng.next() * (height - eh + 1));
+  const erase = doErase ? { x0, y0, x1: x0 + ew, y1: y0 + eh } : null;
+  return { flip: opts.flip && flip, angle, dx, dy, scale, brightness, contrast, erase };
 }
 
 /**
@@ -198,4 +235,8 @@ export function augmentInto(
     y = y < 0 ? 0 : y > 1 ? 1 : y;
     out[offset + i] = 2 * y - 1;
   }
+  const e = params.erase;
+  if (e)
+    for (let y = e.y0; y < e.y1; y++)
+      out.fill(0, offset + (y * width + e.x0) * channels, offset + (y * width + e.x1) * channels);
 }

@@ -28,6 +28,8 @@ export {
   augmentInto,
   augmentMatrix,
   augmentSeed,
+  augmentSpec,
+  AUGMENT_NAMES,
   sampleAugmentParams,
   resolveAugment,
   warpReplicate,
