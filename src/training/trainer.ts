@@ -264,7 +264,6 @@ function checkNum(name: string, v: number, ok: (v: number) => boolean, what: str
     throw bad(`--${name} must be ${what}, got ${v}`);
 }
 
-/** Fills in defaults and checks every setting (E_BAD_OPTION). */
 /**
  * Threads of the training step: as set, or for 0 ("auto") one with tfjs (more would be data-parallel, which
  * changes batch-norm's grouping and so the run) and every core with onnxruntime (its threads change
@@ -275,6 +274,7 @@ function stepThreads(s: TrainSettings): number {
   return s.engine === 'onnxruntime' ? envThreads() : 1;
 }
 
+/** Fills in defaults and checks every setting (E_BAD_OPTION). */
 export function resolveSettings(opts: Partial<TrainSettings>): TrainSettings {
   const s: TrainSettings = { ...TRAIN_DEFAULTS, data: '', ...stripUndefined(opts) };
   if (!s.data) throw bad('--data <dir> (a folder of identity folders) is required');
