@@ -51,7 +51,12 @@ import { smallCnn } from './nets/small-cnn.js';
 import { Adam, Sgd, type Optimizer } from './optim/index.js';
 import type { StatefulOptimizer } from './optim/state.js';
 import type { ParamLayout } from './params.js';
-import { writeTrainingReport, type DistanceSamples, type EpochRecord } from './report/index.js';
+import {
+  writeTrainingReport,
+  type DistanceSamples,
+  type EpochRecord,
+  type HeldOutIdentity,
+} from './report/index.js';
 import { TrainingStep, type TrainingEngine } from './step.js';
 import { validationMetrics, type ValidationResult } from './validate.js';
 
@@ -332,6 +337,15 @@ export function resolveSettings(opts: Partial<TrainSettings>): TrainSettings {
 function augmentOptions(a: TrainSettings['augment']): AugmentOptions | false {
   if (a === false) return false;
   return a === true ? {} : a;
+}
+
+/** The final validation's per-identity errors under the identities' folder names. */
+function heldOutErrors(v: ValidationResult, names: readonly string[]): HeldOutIdentity[] {
+  return v.perIdentity.map((e) => ({
+    name: names[e.label],
+    falseReject: e.falseReject,
+    falseAccept: e.falseAccept,
+  }));
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
@@ -807,6 +821,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
         ...(loss instanceof BinaryPairLoss ? { pairHead: headJson(loss) } : {}),
       },
     });
+    const heldOut = lastVal && val ? heldOutErrors(lastVal, val.names) : null;
     const report = path.join(out, 'report.html');
     writeTrainingReport(report, {
       title: `Visage training report: ${def.name}`,
@@ -815,6 +830,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       histogramsBefore: histogramsBefore ?? undefined,
       histogramsAfter: lastVal ? { same: lastVal.same, different: lastVal.different } : undefined,
       thresholdBefore: before?.threshold,
+      heldOut: heldOut ?? undefined,
       notes: [
         `data ${s.data}: ${split.train.identities.length} training identities (${train.count} images), ${split.val.identities.length} validation identities (${val?.count ?? 0} images)`,
         `model ${modelId} saved to ${modelDir}`,
@@ -822,7 +838,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     });
     fs.writeFileSync(
       path.join(out, 'history.json'),
-      JSON.stringify({ settings: s, before, history }, null, 2),
+      JSON.stringify({ settings: s, before, history, heldOut }, null, 2),
     );
     return { ...base, interrupted: false, after: summary(lastVal), model: modelDir, modelId, report };
   } finally {

@@ -22,9 +22,22 @@ export interface ValidationResult {
   rank1: number;
   pairs: { same: number; different: number };
   probes: number;
+  /**
+   * Each identity's errors at that threshold (by label, ascending): the share of its same-person pairs
+   * rejected, and of its pairs with other people accepted. Shows which people the model finds hard.
+   */
+  perIdentity: IdentityErrors[];
   /** Distances for histograms: every same-person pair, and at most `maxDifferent` different-person pairs. */
   same: number[];
   different: number[];
+}
+
+export interface IdentityErrors {
+  label: number;
+  /** Rejected same-person pairs / same-person pairs (NaN for an identity with one image). */
+  falseReject: number;
+  /** Accepted pairs with another identity's image / such pairs. */
+  falseAccept: number;
 }
 
 function sqDist(emb: Float32Array, dim: number, i: number, j: number): number {
@@ -68,6 +81,7 @@ export function validationMetrics(
   const curve = roc(scores, isSame);
   const best = bestBalanced(curve);
   const auc = rocAuc(curve);
+  const perIdentity = identityErrors(scores, isSame, labels, best.threshold);
   // One-shot identification: the first image of each identity is its gallery entry.
   const gallery = new Map<number, number>();
   for (let i = 0; i < n; i++) if (!gallery.has(labels[i])) gallery.set(labels[i], i);
@@ -90,9 +104,48 @@ export function validationMetrics(
     rank1: probes ? hits / probes : NaN,
     pairs: { same: same.length, different: different.length },
     probes,
+    perIdentity,
     same,
     different: stride === 1 ? different : different.filter((_, i) => i % stride === 0),
   };
+}
+
+/** Per-label error rates at `threshold` of the pair scores in validationMetrics' (i < j) order. */
+function identityErrors(
+  scores: number[],
+  isSame: boolean[],
+  labels: ArrayLike<number>,
+  threshold: number,
+): IdentityErrors[] {
+  const tally = new Map<number, { sp: number; fr: number; dp: number; fa: number }>();
+  const of = (l: number) => {
+    let t = tally.get(l);
+    if (!t) tally.set(l, (t = { sp: 0, fr: 0, dp: 0, fa: 0 }));
+    return t;
+  };
+  const n = labels.length;
+  let k = 0;
+  for (let i = 0; i < n; i++)
+    for (let j = i + 1; j < n; j++, k++) {
+      const accepted = scores[k] <= threshold;
+      if (isSame[k]) {
+        const t = of(labels[i]);
+        t.sp++;
+        if (!accepted) t.fr++;
+      } else
+        for (const l of [labels[i], labels[j]]) {
+          const t = of(l);
+          t.dp++;
+          if (accepted) t.fa++;
+        }
+    }
+  return [...tally.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([label, t]) => ({
+      label,
+      falseReject: t.sp ? t.fr / t.sp : NaN,
+      falseAccept: t.dp ? t.fa / t.dp : NaN,
+    }));
 }
 
 /** The operating point with the best balanced accuracy; its threshold midway to the next score. */

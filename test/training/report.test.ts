@@ -270,6 +270,36 @@ describe('training report', () => {
     assert.equal(all(parseHtml(single), 'svg').length, 3);
   });
 
+  it('lists the held-out identities worst first, with their error rates', () => {
+    const doc = parseHtml(
+      renderTrainingReport({
+        ...fullData(),
+        heldOut: [
+          { name: 's1', falseReject: 0, falseAccept: 0.02 },
+          { name: 's<2>', falseReject: 0.5, falseAccept: 0 },
+          { name: 's3', falseReject: NaN, falseAccept: 0.1 },
+          { name: 's4', falseReject: 0, falseAccept: 0.2 },
+        ],
+      }),
+    );
+    const table = all(doc, 'table').find((t) => all(t, 'th').map(textOf).includes('false rejects'));
+    assert.ok(table, 'a held-out identities table');
+    const rows = all(table, 'tr')
+      .slice(1)
+      .map((r) => all(r, 'td').map(textOf));
+    assert.deepEqual(rows, [
+      ['s&lt;2&gt;', '50.0%', '0.0%'],
+      ['s4', '0.0%', '20.0%'],
+      ['s1', '0.0%', '2.0%'],
+      ['s3', '–', '10.0%'],
+    ]);
+    assert.equal(
+      all(parseHtml(renderTrainingReport(fullData())), 'table').length,
+      2,
+      'no table without data',
+    );
+  });
+
   it('formats numbers and ticks predictably', () => {
     assert.equal(formatNumber(0.123456), '0.1235');
     assert.equal(formatNumber(0.95), '0.95');

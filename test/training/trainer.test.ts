@@ -52,6 +52,17 @@ describe('visage train (ORL)', () => {
     const report = fs.readFileSync(full.report!, 'utf8');
     assert.match(report, /<svg/);
     assert.match(report, /semi-hard|random/);
+    // Which held-out people the final model gets wrong: all 10, under their folder names.
+    assert.match(report, /Held-out identities/);
+    const saved = JSON.parse(fs.readFileSync(path.join(tmp, 'full', 'history.json'), 'utf8')) as {
+      heldOut: { name: string; falseReject: number; falseAccept: number }[];
+    };
+    assert.deepEqual(
+      saved.heldOut.map((h) => h.name).sort(),
+      [...(loadModel(full.model!).meta.valIdentities as string[])].sort(),
+    );
+    for (const h of saved.heldOut)
+      assert.ok(h.falseReject >= 0 && h.falseReject <= 1 && h.falseAccept >= 0 && h.falseAccept <= 1);
   });
 
   it('an interrupted run resumed from its checkpoint ends exactly where the uninterrupted one does', async () => {

@@ -24,3 +24,46 @@ test("validation with a pair head: the head's P(same) ranks pairs, histograms st
   assert.equal(v.rank1, 1);
   assert.deepEqual(v.same, [36, 36]);
 });
+
+test('per-identity errors at the best threshold equal a brute-force count (an identity with one image has no rejects)', () => {
+  const dim = 3;
+  const labels = [0, 0, 0, 1, 1, 2, 3, 3, 3, 3];
+  let seed = 7;
+  const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+  const emb = Float32Array.from(
+    { length: labels.length * dim },
+    (_, i) => labels[Math.floor(i / dim)] * 0.3 + rand(),
+  );
+  const v = validationMetrics(emb, labels, dim);
+  const d = (i: number, j: number) => {
+    let s = 0;
+    for (let k = 0; k < dim; k++) s += (emb[i * dim + k] - emb[j * dim + k]) ** 2;
+    return s;
+  };
+  const expected = [0, 1, 2, 3].map((label) => {
+    let same = 0;
+    let rejected = 0;
+    let other = 0;
+    let accepted = 0;
+    for (let i = 0; i < labels.length; i++)
+      for (let j = 0; j < labels.length; j++) {
+        if (i === j || labels[i] !== label) continue;
+        const ok = d(i, j) <= v.threshold;
+        if (labels[j] === label) {
+          if (j < i) continue; // each same pair once
+          same++;
+          if (!ok) rejected++;
+        } else {
+          other++;
+          if (ok) accepted++;
+        }
+      }
+    return { label, falseReject: same ? rejected / same : NaN, falseAccept: accepted / other };
+  });
+  assert.deepEqual(v.perIdentity, expected);
+  assert.ok(Number.isNaN(v.perIdentity[2].falseReject));
+  assert.ok(
+    v.perIdentity.some((e) => e.falseReject > 0 || e.falseAccept > 0),
+    'the case has errors',
+  );
+});

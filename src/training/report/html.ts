@@ -36,6 +36,13 @@ export interface DistanceSamples {
   different: ArrayLike<number>;
 }
 
+/** One held-out person's error rates (0…1) at the final threshold; see validate.ts IdentityErrors. */
+export interface HeldOutIdentity {
+  name: string;
+  falseReject: number;
+  falseAccept: number;
+}
+
 export type HyperValue = string | number | boolean | null | undefined | readonly (string | number)[];
 
 export interface TrainingReportData {
@@ -51,6 +58,8 @@ export interface TrainingReportData {
   /** Decision thresholds to mark on the histograms (the "after" one defaults to the last valThreshold). */
   thresholdBefore?: number;
   thresholdAfter?: number;
+  /** The final model's errors per held-out identity at its threshold (the "after" histogram's). */
+  heldOut?: HeldOutIdentity[];
   /** Bins of the histograms. Default 40. */
   bins?: number;
   /** Free-form lines shown under the title (dataset, split, command line…). */
@@ -326,6 +335,7 @@ export function renderTrainingReport(data: TrainingReportData): string {
     `<div class="cards">${cards.join('')}</div>`,
     '<h2>Curves</h2>',
     `<div class="charts">${charts.join('')}</div>`,
+    ...heldOutSection(data.heldOut),
     '<h2>Hyper-parameters</h2>',
     `<div class="scroll"><table><thead><tr><th class="l">parameter</th><th class="l">value</th></tr></thead><tbody>${hyperRows}</tbody></table></div>`,
     '<h2>Epochs</h2>',
@@ -336,6 +346,27 @@ export function renderTrainingReport(data: TrainingReportData): string {
     '</html>',
     '',
   ].join('\n');
+}
+
+/** Worst first: the people whose own photos the model splits, then those it confuses with others. */
+function heldOutSection(rows: HeldOutIdentity[] | undefined): string[] {
+  if (!rows?.length) return [];
+  const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : '–');
+  const key = (v: number) => (Number.isFinite(v) ? v : -1);
+  const sorted = [...rows].sort(
+    (a, b) => key(b.falseReject) - key(a.falseReject) || key(b.falseAccept) - key(a.falseAccept),
+  );
+  const body = sorted
+    .map(
+      (r) =>
+        `<tr><td class="l">${escapeXml(r.name)}</td><td>${pct(r.falseReject)}</td><td>${pct(r.falseAccept)}</td></tr>`,
+    )
+    .join('');
+  return [
+    '<h2>Held-out identities</h2>',
+    '<p class="meta">At the final decision threshold: the share of each person\'s same-person pairs rejected, and of their pairs with other people accepted; worst first.</p>',
+    `<div class="scroll"><table><thead><tr><th class="l">identity</th><th>false rejects</th><th>false accepts</th></tr></thead><tbody>${body}</tbody></table></div>`,
+  ];
 }
 
 /**

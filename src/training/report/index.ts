@@ -6,5 +6,6 @@ export {
   type EpochRecord,
   type DistanceSamples,
   type HyperValue,
+  type HeldOutIdentity,
 } from './html.js';
 export { lineChart, histogramChart, binCounts, formatNumber, niceTicks, escapeXml, COLOURS } from './svg.js';
