@@ -171,6 +171,8 @@ export interface TrainResult {
   model?: string;
   modelId?: string;
   report?: string;
+  /** Set when training completed with validation: each held-out identity's errors at the final threshold. */
+  heldOut?: HeldOutIdentity[];
   trainIdentities: number;
   valIdentities: number;
   images: { train: number; val: number; fallbacks: number };
@@ -840,7 +842,15 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       path.join(out, 'history.json'),
       JSON.stringify({ settings: s, before, history, heldOut }, null, 2),
     );
-    return { ...base, interrupted: false, after: summary(lastVal), model: modelDir, modelId, report };
+    return {
+      ...base,
+      interrupted: false,
+      after: summary(lastVal),
+      model: modelDir,
+      modelId,
+      report,
+      ...(heldOut ? { heldOut } : {}),
+    };
   } finally {
     await aligner?.close();
     await step?.close();

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseAugmentSpec, trainOptionsFromCli } from '../../src/cli/commands/train.js';
 import { runCli } from '../../src/cli/program.js';
+import { runVisage } from '../helpers/cli.js';
 import { loadModel } from '../../src/engine/graph/index.js';
 import { isVisageError } from '../../src/errors.js';
 import { loadGraphEncoder } from '../../src/faces/encoder.js';
@@ -61,6 +62,7 @@ describe('visage train (ORL)', () => {
       saved.heldOut.map((h) => h.name).sort(),
       [...(loadModel(full.model!).meta.valIdentities as string[])].sort(),
     );
+    assert.deepEqual(full.heldOut, saved.heldOut, 'the result carries the same list');
     for (const h of saved.heldOut)
       assert.ok(h.falseReject >= 0 && h.falseReject <= 1 && h.falseAccept >= 0 && h.falseAccept <= 1);
   });
@@ -163,6 +165,28 @@ describe('visage train (ORL)', () => {
     } finally {
       process.stderr.write = stderr;
     }
+  });
+
+  it('the CLI summary names the held-out people the model errs on most', () => {
+    const out = path.join(tmp, 'cli-run');
+    const r = runVisage([
+      '--quiet',
+      'train',
+      ...['--data', orl, '--out', out, '--no-detect', '--val-identities', '10', '--size', '32'],
+      ...['--width', '8', '--depth', '3', '--dim', '32', '-P', '4', '-K', '3', '--epochs', '1'],
+      ...['--batches', '2', '--threads', '1', '--seed', '7', '--mining', 'random'],
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /hardest held-out identities \(false rejects \/ false accepts\): s\d+ [\d.]+% \/ [\d.]+%/,
+    );
+    const names = loadModel(path.join(out, 'model')).meta.valIdentities as string[];
+    const listed = [...r.stdout.matchAll(/(s\d+) [\d.]+% \//g)].map((m) => m[1]);
+    assert.ok(
+      listed.length >= 1 && listed.length <= 3 && listed.every((n) => names.includes(n)),
+      listed.join(),
+    );
   });
 });
 

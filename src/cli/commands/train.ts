@@ -15,7 +15,13 @@ import { Rng } from '../../training/data/rng.js';
 import { resnetEmbedding } from '../../training/nets/resnet.js';
 import { smallCnn } from '../../training/nets/small-cnn.js';
 import { TrainingStep, type TrainingEngine } from '../../training/step.js';
-import { train, type TrainEpoch, type TrainOptions, type TrainSettings } from '../../training/trainer.js';
+import {
+  train,
+  type TrainEpoch,
+  type TrainOptions,
+  type TrainResult,
+  type TrainSettings,
+} from '../../training/trainer.js';
 import { emit, note } from '../output.js';
 import { progressBar, type Progress } from '../progress.js';
 import { parseNumber } from './faces.js';
@@ -146,6 +152,19 @@ export function parseAugmentSpec(spec: string): AugmentOptions {
   return out;
 }
 
+/** The held-out people the model errs on most (false rejects first), so a user sees whom to look at. */
+function hardestLine(heldOut: TrainResult['heldOut']): string[] {
+  const worst = [...(heldOut ?? [])]
+    .filter((h) => h.falseReject > 0 || h.falseAccept > 0)
+    .sort((a, b) => (b.falseReject || 0) - (a.falseReject || 0) || b.falseAccept - a.falseAccept)
+    .slice(0, 3);
+  if (!worst.length) return [];
+  const rates = worst.map((h) => `${h.name} ${pct(h.falseReject)} / ${pct(h.falseAccept)}`);
+  return [
+    `hardest held-out identities (false rejects / false accepts): ${rates.join(', ')} (all in the report)`,
+  ];
+}
+
 function epochLine(e: TrainEpoch, epochs: number): string {
   const parts = [
     `epoch ${e.epoch}/${epochs}`,
@@ -220,6 +239,7 @@ async function runTrain(o: TrainCliOptions): Promise<void> {
                   `validation on ${r.valIdentities} held-out identities: pair accuracy ${pct(r.before.accuracy)} → ${pct(r.after.accuracy)}, AUC ${r.before.auc.toFixed(4)} → ${r.after.auc.toFixed(4)}, rank-1 ${pct(r.before.rank1)} → ${pct(r.after.rank1)}`,
                 ]
               : []),
+            ...hardestLine(r.heldOut),
             `model ${r.modelId} saved to ${r.model} (use it with --model ${r.model})`,
             `report: ${r.report}`,
           ].join('\n'),
