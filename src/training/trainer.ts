@@ -869,6 +869,7 @@ function hyperParameters(
   batchesPerEpoch: number,
   split: ReturnType<typeof splitByIdentity>,
 ): Record<string, string | number | boolean> {
+  const augment = augmentOptions(s.augment);
   return {
     encoder: s.encoder === 'finetune' ? `finetune ${s.model} (freeze ${s.freeze})` : 'small-cnn',
     'input size': `${size}×${size}×${channels}`,
@@ -884,7 +885,7 @@ function hyperParameters(
     ...(s.optimizer === 'sgd' ? { momentum: s.momentum } : {}),
     'weight decay': s.weightDecay,
     schedule: s.schedule,
-    augmentation: s.augment === false ? 'none' : augmentSpec(resolveAugment(augmentOptions(s.augment) || {})),
+    augmentation: augment ? augmentSpec(resolveAugment(augment)) : 'none',
     epochs: s.epochs,
     'batches per epoch': batchesPerEpoch,
     seed: s.seed,

@@ -14,6 +14,7 @@ import {
 import { Rng } from '../../training/data/rng.js';
 import { resnetEmbedding } from '../../training/nets/resnet.js';
 import { smallCnn } from '../../training/nets/small-cnn.js';
+import { worstFirst } from '../../training/report/index.js';
 import { TrainingStep, type TrainingEngine } from '../../training/step.js';
 import {
   train,
@@ -154,9 +155,8 @@ export function parseAugmentSpec(spec: string): AugmentOptions {
 
 /** The held-out people the model errs on most (false rejects first), so a user sees whom to look at. */
 function hardestLine(heldOut: TrainResult['heldOut']): string[] {
-  const worst = [...(heldOut ?? [])]
+  const worst = worstFirst(heldOut ?? [])
     .filter((h) => h.falseReject > 0 || h.falseAccept > 0)
-    .sort((a, b) => (b.falseReject || 0) - (a.falseReject || 0) || b.falseAccept - a.falseAccept)
     .slice(0, 3);
   if (!worst.length) return [];
   const rates = worst.map((h) => `${h.name} ${pct(h.falseReject)} / ${pct(h.falseAccept)}`);

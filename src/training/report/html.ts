@@ -43,6 +43,17 @@ export interface HeldOutIdentity {
   falseAccept: number;
 }
 
+/**
+ * Worst first: the people whose own photos the model splits most (false rejects; none for a one-image
+ * person), then those it confuses with others (false accepts). The report's and the CLI summary's order.
+ */
+export function worstFirst(rows: readonly HeldOutIdentity[]): HeldOutIdentity[] {
+  const key = (v: number) => (Number.isFinite(v) ? v : -1);
+  return [...rows].sort(
+    (a, b) => key(b.falseReject) - key(a.falseReject) || key(b.falseAccept) - key(a.falseAccept),
+  );
+}
+
 export type HyperValue = string | number | boolean | null | undefined | readonly (string | number)[];
 
 export interface TrainingReportData {
@@ -348,15 +359,11 @@ export function renderTrainingReport(data: TrainingReportData): string {
   ].join('\n');
 }
 
-/** Worst first: the people whose own photos the model splits, then those it confuses with others. */
+/** The held-out identities table, worstFirst. */
 function heldOutSection(rows: HeldOutIdentity[] | undefined): string[] {
   if (!rows?.length) return [];
   const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : '–');
-  const key = (v: number) => (Number.isFinite(v) ? v : -1);
-  const sorted = [...rows].sort(
-    (a, b) => key(b.falseReject) - key(a.falseReject) || key(b.falseAccept) - key(a.falseAccept),
-  );
-  const body = sorted
+  const body = worstFirst(rows)
     .map(
       (r) =>
         `<tr><td class="l">${escapeXml(r.name)}</td><td>${pct(r.falseReject)}</td><td>${pct(r.falseAccept)}</td></tr>`,

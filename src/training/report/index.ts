@@ -2,6 +2,7 @@
 export {
   renderTrainingReport,
   writeTrainingReport,
+  worstFirst,
   type TrainingReportData,
   type EpochRecord,
   type DistanceSamples,
