@@ -274,6 +274,19 @@ export class TrainingStep {
     });
   }
 
+  /** Replace the packed parameters (`params`' layout), e.g. by their average to validate it; optimiser state is kept. */
+  async loadParams(values: Float32Array): Promise<void> {
+    if (values.length !== this.params.length)
+      throw new VisageError(
+        'E_INTERNAL',
+        `${values.length} parameters for a layout of ${this.params.length}`,
+      );
+    await this.exclusive(() => {
+      this.params.set(values);
+      this.version++;
+    });
+  }
+
   /**
    * A step on a replica in this thread (tfjs' ShardTrainer or the onnxruntime one): the loss runs on the
    * replica's embeddings, then the optimiser on its gradient.

@@ -48,8 +48,8 @@ import {
 import { MINING_NAMES, tripletOptionsFor, type RandomMiner } from './miners/index.js';
 import { DLIB_MODEL_NAME, dlibTrainingNetwork } from './nets/dlib.js';
 import { smallCnn } from './nets/small-cnn.js';
-import { Adam, Sgd, type Optimizer } from './optim/index.js';
-import type { StatefulOptimizer } from './optim/state.js';
+import { Adam, ParameterAverage, Sgd, type Optimizer } from './optim/index.js';
+import type { OptimizerState, StatefulOptimizer } from './optim/state.js';
 import type { ParamLayout } from './params.js';
 import {
   writeTrainingReport,
@@ -95,6 +95,8 @@ export interface TrainSettings {
   lr: number;
   momentum: number;
   weightDecay: number;
+  /** Decay of the parameters' exponential moving average that is validated and saved (ParameterAverage); 0 = none. */
+  ema: number;
   schedule: ScheduleKind;
   /** step schedule: multiply the rate by `lrGamma` every `lrStep` epochs. */
   lrStep: number;
@@ -200,6 +202,7 @@ export const TRAIN_DEFAULTS: Omit<TrainSettings, 'data'> = {
   lr: 1e-3,
   momentum: 0.9,
   weightDecay: 0,
+  ema: 0,
   schedule: 'constant',
   lrStep: 0,
   lrGamma: 0.1,
@@ -314,6 +317,7 @@ export function resolveSettings(opts: Partial<TrainSettings>): TrainSettings {
   checkNum('lr', s.lr, (v) => v > 0, 'a number > 0');
   checkNum('momentum', s.momentum, (v) => v >= 0 && v < 1, 'in [0, 1)');
   checkNum('weight-decay', s.weightDecay, (v) => v >= 0, 'a number ≥ 0');
+  checkNum('ema', s.ema, (v) => v >= 0 && v < 1, 'in [0, 1) (0: no averaging)');
   if (!['constant', 'cosine', 'step'].includes(s.schedule))
     throw bad(`--schedule must be constant, cosine or step, got ${s.schedule}`);
   checkInt('lr-step', s.lrStep, 0);
@@ -468,6 +472,30 @@ function buildLoss(s: TrainSettings): EmbeddingLoss {
   });
 }
 
+/** The checkpoint keeps the parameter average beside the optimiser's buffers (restore ignores names it lacks). */
+const AVERAGE_BUFFER = 'parameterAverage';
+
+function withAverage(st: OptimizerState, average: ParameterAverage | null): OptimizerState {
+  return average ? { ...st, buffers: { ...st.buffers, [AVERAGE_BUFFER]: average.values } } : st;
+}
+
+/** Inference embeddings with the averaged parameters when there are any, the live ones otherwise. */
+async function embedAveraged(
+  step: TrainingStep,
+  average: ParameterAverage | null,
+  images: Float32Array,
+  n: number,
+): Promise<Float32Array> {
+  if (!average) return step.embed(images, n);
+  const live = step.params.slice();
+  await step.loadParams(average.values);
+  try {
+    return await step.embed(images, n);
+  } finally {
+    await step.loadParams(live);
+  }
+}
+
 function lossState(loss: EmbeddingLoss): TrainState['lossState'] {
   if (loss instanceof BinaryPairLoss) return { binary: loss.state() };
   const miner = (loss as TripletMarginLoss).miner as Partial<RandomMiner>;
@@ -550,6 +578,8 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       throw new VisageError('E_BAD_MODEL', `unsupported checkpoint version in ${cpDir}`);
     // Checkpoints from before the engine option were all made on tfjs.
     saved.settings.engine ??= 'tfjs';
+    // …and from before parameter averaging, without it.
+    saved.settings.ema ??= 0;
   } else if (findCheckpoint(cpDir)) {
     throw bad(`${out} already holds a training checkpoint: pass --resume to continue it, or another --out`);
   }
@@ -648,6 +678,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       optimizer: (layout) => buildOptimizer(s, layout),
     });
     const optimizer = step.optimizer as Optimizer & StatefulOptimizer;
+    const average = s.ema > 0 ? new ParameterAverage(s.ema, step.params) : null;
 
     const valInput = val
       ? gatherInput(
@@ -657,7 +688,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       : null;
     const validate = async (): Promise<ValidationResult | null> => {
       if (!valInput || !val) return null;
-      const emb = await step!.embed(valInput.images, val.count);
+      const emb = await embedAveraged(step!, average, valInput.images, val.count);
       // A binary-loss model is judged by its pair head (what it was trained to answer).
       const head = loss instanceof BinaryPairLoss ? loss.head(step!.dim) : undefined;
       return validationMetrics(emb, valInput.labels, step!.dim, { head });
@@ -669,6 +700,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     let histogramsBefore: DistanceSamples | null = null;
     if (saved && cp) {
       optimizer.restore(cp.optimizer);
+      average?.restore(cp.optimizer.buffers[AVERAGE_BUFFER]);
       sampler.restore(saved.sampler);
       restoreLossState(loss, saved.lossState);
       history = revive(saved.history);
@@ -692,7 +724,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       writeCheckpoint<TrainState>(cpDir, {
         def,
         weights: step!.weights(),
-        optimizer: optimizer.state(),
+        optimizer: withAverage(optimizer.state(), average),
         state: {
           version: 1,
           settings: s,
@@ -726,6 +758,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       const batch = sampler.next();
       const input = buildBatch(train, batch, { augment: augmentOptions(s.augment), seed: s.seed });
       const r = await step.step(input.images, input.labels);
+      average?.update(step.params, index);
       if (!Number.isFinite(r.loss))
         throw new VisageError(
           'E_INTERNAL',
@@ -798,7 +831,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     // ---- final model and report
     lastVal ??= await validate();
     const last = history[history.length - 1];
-    const trained = deployableModel(def, step.weights());
+    const trained = deployableModel(def, average ? step.layout.unpack(average.values) : step.weights());
     const hash = createHash('sha256');
     for (const w of trained.weights.values())
       hash.update(new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength));
@@ -884,6 +917,7 @@ function hyperParameters(
     'learning rate': s.lr,
     ...(s.optimizer === 'sgd' ? { momentum: s.momentum } : {}),
     'weight decay': s.weightDecay,
+    'weight averaging': s.ema > 0 ? `EMA, decay ${s.ema}` : 'none',
     schedule: s.schedule,
     augmentation: augment ? augmentSpec(resolveAugment(augment)) : 'none',
     epochs: s.epochs,

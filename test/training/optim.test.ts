@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Adam, Sgd } from '../../src/training/optim/index.js';
+import { Adam, ParameterAverage, Sgd } from '../../src/training/optim/index.js';
 
 const grads = [
   [0.5, -0.2, 0.01, 3],
@@ -88,4 +88,31 @@ test('gradient parts (one per shard) are summed by the optimiser', () => {
     split.step(ps, parts);
   }
   for (let i = 0; i < 4; i++) assert.ok(Math.abs(pw[i] - ps[i]) < 1e-6, `[${i}] ${pw[i]} vs ${ps[i]}`);
+});
+
+test('the parameter average follows avg ← d·avg + (1 − d)·p with the warm-up min(d, (1 + t)/(10 + t))', () => {
+  const start = new Float32Array([1, -2, 0.5]);
+  const avg = new ParameterAverage(0.5, start);
+  start[0] = 99; // the average holds its own copy
+  const ref = [1, -2, 0.5];
+  const seq = [
+    [0, 0, 0],
+    [2, 2, 2],
+    [-1, 4, 0.25],
+    [3, 3, 3],
+  ];
+  for (const [t, p] of seq.entries()) {
+    avg.update(Float32Array.from(p), t);
+    const d = Math.min(0.5, (1 + t) / (10 + t)); // 0.1, 0.18…, 0.25, 0.3…: the warm-up binds here
+    for (let i = 0; i < 3; i++) ref[i] = d * ref[i] + (1 - d) * p[i];
+  }
+  for (let i = 0; i < 3; i++)
+    assert.ok(Math.abs(avg.values[i] - ref[i]) < 1e-6, `${avg.values[i]} vs ${ref[i]}`);
+  // Long after the warm-up the decay itself binds: 40 steps at a constant p converge to p.
+  for (let t = 4; t < 44; t++) avg.update(new Float32Array([7, 7, 7]), t);
+  assert.ok(avg.values.every((v) => Math.abs(v - 7) < 1e-6));
+  assert.throws(() => new ParameterAverage(1, start), { code: 'E_BAD_OPTION' });
+  assert.throws(() => new ParameterAverage(0, start), { code: 'E_BAD_OPTION' });
+  assert.throws(() => avg.restore(new Float32Array(2)), { code: 'E_BAD_MODEL' });
+  assert.throws(() => avg.update(new Float32Array(4), 0), { code: 'E_INTERNAL' });
 });

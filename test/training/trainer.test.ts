@@ -167,6 +167,32 @@ describe('visage train (ORL)', () => {
     }
   });
 
+  it('weight averaging resumes exactly, and the average is what is saved', async () => {
+    const opts = (out: string): TrainOptions => ({ ...tiny(out), ema: 0.8 });
+    const whole = await train(opts('avg-whole'));
+    assert.notEqual(whole.modelId, full.modelId, 'the average is not the last weights');
+    const controller = new AbortController();
+    const part = await train(opts('avg-resumed'), {
+      signal: controller.signal,
+      onStep: (s) => {
+        if (s.step === 4) controller.abort();
+      },
+    });
+    assert.equal(part.interrupted, true);
+    const rest = await train({ out: path.join(tmp, 'avg-resumed'), resume: true });
+    assert.deepEqual(rest.history.map(strip), whole.history.map(strip));
+    assert.equal(rest.modelId, whole.modelId);
+    // The checkpoint holds the last weights; the model holds their average, which differs from them.
+    const kernel = 'stage1.1.conv/kernel';
+    const saved = loadModel(whole.model!).weights.get(kernel)!.data;
+    const last = loadModel(path.join(tmp, 'avg-whole', 'checkpoint')).weights.get(kernel)!.data;
+    assert.ok(saved.some((v, i) => v !== last[i]));
+    const report = fs.readFileSync(whole.report!, 'utf8');
+    assert.match(report, /EMA, decay 0\.8/);
+    await rejects(train({ out: path.join(tmp, 'avg-whole'), resume: true, ema: 0.9 }), 'E_BAD_OPTION', /ema/);
+    await rejects(train({ ...tiny('bad8'), ema: 1 }), 'E_BAD_OPTION', /ema/);
+  });
+
   it('the CLI summary names the held-out people the model errs on most', () => {
     const out = path.join(tmp, 'cli-run');
     const r = runVisage([

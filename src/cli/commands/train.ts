@@ -52,6 +52,7 @@ interface TrainCliOptions {
   lr?: string;
   momentum?: string;
   weightDecay?: string;
+  ema?: string;
   schedule?: string;
   lrStep?: string;
   lrGamma?: string;
@@ -114,6 +115,7 @@ export function trainOptionsFromCli(o: TrainCliOptions): TrainOptions {
     lr: num(o.lr, '--lr'),
     momentum: num(o.momentum, '--momentum'),
     weightDecay: num(o.weightDecay, '--weight-decay'),
+    ema: num(o.ema, '--ema'),
     schedule: o.schedule as TrainSettings['schedule'] | undefined,
     lrStep: int(o.lrStep, '--lr-step'),
     lrGamma: num(o.lrGamma, '--lr-gamma'),
@@ -439,6 +441,10 @@ export function registerTrain(program: Command): void {
     .option('--lr <rate>', 'learning rate (default 0.001)')
     .option('--momentum <μ>', 'sgd momentum (default 0.9)')
     .option('--weight-decay <λ>', 'L2 weight decay on kernels (default 0)')
+    .option(
+      '--ema <decay>',
+      'validate and save an exponential moving average of the weights with this decay, e.g. 0.99 (default 0: the last weights)',
+    )
     .option('--schedule <kind>', 'learning-rate schedule: constant (default), cosine or step')
     .option('--lr-step <epochs>', 'step schedule: epochs between decays (default epochs/3)')
     .option('--lr-gamma <factor>', 'step schedule: decay factor (default 0.1)')
