@@ -1,7 +1,8 @@
 /**
  * Training checkpoints: a folder `<out>/checkpoint/` holding the network in the Visage model format
  * (model.json + weights.bin, the training network without input normalisation), `optimizer.bin` (the
- * optimiser's float32 buffers, concatenated) and `state.json` (everything else: options, position, history).
+ * optimiser's float32 buffers and, with --ema, the parameter average, concatenated) and `state.json`
+ * (everything else: options, position, history).
  * A new checkpoint is written beside the old one and swapped in by renames, so an interruption at any
  * moment leaves one complete checkpoint (`checkpoint/` or, mid-swap, `checkpoint.old/`).
  */
