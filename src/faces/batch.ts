@@ -69,7 +69,8 @@ export async function embedFiles(
     });
   };
   for (const file of unique) {
-    const key = EmbeddingCache.key(fs.readFileSync(file), model, variant);
+    // The cache is keyed by the file's bytes; without a cache there is nothing to read them for here.
+    const key = cache ? EmbeddingCache.key(fs.readFileSync(file), model, variant) : '';
     const hit = cache?.get(key);
     if (hit) take(file, hit);
     else todo.push({ file, key });

@@ -83,6 +83,8 @@ export function registerEval(program: Command): void {
     ) => {
       if (!o.pairs && !o.root)
         throw new VisageError('E_USAGE', 'eval pairs needs --pairs <file> or --root <identity folders>');
+      if (o.peer !== undefined && o.peer !== 'face-api')
+        throw new VisageError('E_BAD_OPTION', `--peer must be face-api, got "${o.peer}"`);
       const b = batchOptions(o, 'embedding');
       const int = (v: string, name: string) => parseNumber(v, name, (n) => Number.isInteger(n) && n >= 1)!;
       const list = o.pairs
@@ -92,8 +94,6 @@ export function registerEval(program: Command): void {
             perFold: int(o.perFold, '--per-fold'),
             seed: int(o.seed, '--seed'),
           });
-      if (o.peer !== undefined && o.peer !== 'face-api')
-        throw new VisageError('E_BAD_OPTION', `--peer must be face-api, got "${o.peer}"`);
       const r = await evaluatePairList(list, {
         ...b.opts,
         plots: o.plots,
