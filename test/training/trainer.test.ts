@@ -187,6 +187,9 @@ describe('visage train (ORL)', () => {
     const saved = loadModel(whole.model!).weights.get(kernel)!.data;
     const last = loadModel(path.join(tmp, 'avg-whole', 'checkpoint')).weights.get(kernel)!.data;
     assert.ok(saved.some((v, i) => v !== last[i]));
+    // Averaging only reads the weights: training itself is the same as the plain run's.
+    const plainLast = loadModel(path.join(tmp, 'full', 'checkpoint')).weights.get(kernel)!.data;
+    assert.deepEqual(last, plainLast);
     const report = fs.readFileSync(whole.report!, 'utf8');
     assert.match(report, /EMA, decay 0\.8/);
     await rejects(train({ out: path.join(tmp, 'avg-whole'), resume: true, ema: 0.9 }), 'E_BAD_OPTION', /ema/);
