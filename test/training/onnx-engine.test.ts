@@ -14,7 +14,7 @@ import { Sgd } from '../../src/training/optim/index.js';
 import { TrainingStep } from '../../src/training/step.js';
 import { train, type TrainOptions, type TrainResult } from '../../src/training/trainer.js';
 import { orlBatch } from './orl.js';
-import { heldOutMetrics, tinyOrlRun } from './tiny-orl.js';
+import { heldOutMetrics, tinyOrlRun, trainInterruptedAt } from './tiny-orl.js';
 
 // The onnxruntime engine end to end: the same steps as the tfjs engine, and `visage train --engine
 // onnxruntime` with checkpoints, exact resume and a model the tfjs-based encoder loads.
@@ -99,13 +99,7 @@ describe('visage train --engine onnxruntime (ORL)', () => {
   it('an interrupted run resumed from its checkpoint ends exactly where the uninterrupted one does', async () => {
     assert.equal(full.steps, 6);
     assert.ok(full.history.every((e) => e.loss > 0 && typeof e.valAccuracy === 'number'));
-    const controller = new AbortController();
-    const part = await train(tiny('resumed'), {
-      signal: controller.signal,
-      onStep: (s) => {
-        if (s.step === 4) controller.abort();
-      },
-    });
+    const part = await trainInterruptedAt(tiny('resumed'), 4);
     assert.equal(part.interrupted, true);
     const rest = await train({ out: path.join(tmp, 'resumed'), resume: true });
     assert.equal(rest.steps, 6);

@@ -7,7 +7,7 @@ import { loadModel } from '../../src/engine/graph/index.js';
 import type { FaceEncoder } from '../../src/faces/encoder.js';
 import { decodeImage } from '../../src/image/index.js';
 import { centreCropResize } from '../../src/training/data/index.js';
-import type { TrainOptions } from '../../src/training/trainer.js';
+import { train, type TrainOptions, type TrainResult } from '../../src/training/trainer.js';
 import { validationMetrics, type ValidationResult } from '../../src/training/validate.js';
 import { dataDir } from '../helpers/data.js';
 
@@ -32,6 +32,17 @@ export function tinyOrlRun(out: string, over: Partial<TrainOptions>): TrainOptio
     threads: 1,
     ...over,
   };
+}
+
+/** A run stopped as Ctrl-C would stop it, after optimiser step `step` (a checkpoint is left to --resume). */
+export function trainInterruptedAt(opts: TrainOptions, step: number): Promise<TrainResult> {
+  const controller = new AbortController();
+  return train(opts, {
+    signal: controller.signal,
+    onStep: (s) => {
+      if (s.step === step) controller.abort();
+    },
+  });
 }
 
 /** The encoder's embeddings of every image of the model's held-out identities, and their metrics. */

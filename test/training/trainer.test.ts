@@ -10,7 +10,7 @@ import { loadModel } from '../../src/engine/graph/index.js';
 import { isVisageError } from '../../src/errors.js';
 import { loadGraphEncoder } from '../../src/faces/encoder.js';
 import { train, type TrainOptions, type TrainResult } from '../../src/training/trainer.js';
-import { heldOutMetrics, orl, tinyOrlRun } from './tiny-orl.js';
+import { heldOutMetrics, orl, tinyOrlRun, trainInterruptedAt } from './tiny-orl.js';
 
 let tmp: string;
 
@@ -68,13 +68,7 @@ describe('visage train (ORL)', () => {
   });
 
   it('an interrupted run resumed from its checkpoint ends exactly where the uninterrupted one does', async () => {
-    const controller = new AbortController();
-    const part = await train(tiny('resumed'), {
-      signal: controller.signal,
-      onStep: (s) => {
-        if (s.step === 4) controller.abort(); // mid-epoch 2
-      },
-    });
+    const part = await trainInterruptedAt(tiny('resumed'), 4); // mid-epoch 2
     assert.equal(part.interrupted, true);
     assert.equal(part.steps, 4);
     assert.equal(part.model, undefined);
@@ -171,13 +165,7 @@ describe('visage train (ORL)', () => {
     const opts = (out: string): TrainOptions => ({ ...tiny(out), ema: 0.8 });
     const whole = await train(opts('avg-whole'));
     assert.notEqual(whole.modelId, full.modelId, 'the average is not the last weights');
-    const controller = new AbortController();
-    const part = await train(opts('avg-resumed'), {
-      signal: controller.signal,
-      onStep: (s) => {
-        if (s.step === 4) controller.abort();
-      },
-    });
+    const part = await trainInterruptedAt(opts('avg-resumed'), 4);
     assert.equal(part.interrupted, true);
     const rest = await train({ out: path.join(tmp, 'avg-resumed'), resume: true });
     assert.deepEqual(rest.history.map(strip), whole.history.map(strip));
