@@ -36,14 +36,18 @@ import {
   splitByIdentity,
   type AlignFn,
   type AugmentOptions,
+  type FitMode,
   type PKSamplerState,
 } from './data/index.js';
 import { planFreeze } from './freeze.js';
 import {
   BinaryPairLoss,
+  ProxySoftmaxLoss,
   TripletMarginLoss,
+  WeightedSumLoss,
   type BinaryPairLossState,
   type EmbeddingLoss,
+  type ProxySoftmaxState,
 } from './losses/index.js';
 import { MINING_NAMES, tripletOptionsFor, type RandomMiner } from './miners/index.js';
 import { DLIB_MODEL_NAME, dlibTrainingNetwork } from './nets/dlib.js';
@@ -70,8 +74,10 @@ export interface TrainSettings {
   data: string;
   /** Validation identities: a count (seeded choice; −1 = 20 % of them) or their folder names. */
   valIdentities: number | string[];
-  /** Detect and align faces (FacePipeline); false = pre-cropped sets, centre crop + resize. */
+  /** Detect and align faces (FacePipeline); false = pre-cropped sets, fitted (`fit`) + resize. */
   detect: boolean;
+  /** Whole images of another aspect ratio (no-detect, or no face found): crop the centre or edge-pad. */
+  fit: FitMode;
   encoder: EncoderKind;
   /** finetune: the Visage model folder to start from, or 'dlib' (DLIB_MODEL_NAME) for the built-in encoder. */
   model: string | null;
@@ -89,6 +95,8 @@ export interface TrainSettings {
   mining: string;
   margin: number;
   softMargin: boolean;
+  /** Weight of an identity-softmax term (ProxySoftmaxLoss) added to the triplet loss; 0 = none. */
+  softmax: number;
   P: number;
   K: number;
   optimizer: 'adam' | 'sgd';
@@ -183,6 +191,7 @@ export interface TrainResult {
 export const TRAIN_DEFAULTS: Omit<TrainSettings, 'data'> = {
   valIdentities: -1,
   detect: true,
+  fit: 'crop',
   encoder: 'small-cnn',
   model: null,
   freeze: 0,
@@ -196,6 +205,7 @@ export const TRAIN_DEFAULTS: Omit<TrainSettings, 'data'> = {
   mining: 'hard',
   margin: 0.2,
   softMargin: false,
+  softmax: 0,
   P: 8,
   K: 4,
   optimizer: 'adam',
@@ -221,7 +231,7 @@ interface TrainState {
   sampler: PKSamplerState;
   history: TrainEpoch[];
   accum: EpochAccum;
-  lossState: { randomMinerCalls?: number; binary?: BinaryPairLossState };
+  lossState: { randomMinerCalls?: number; binary?: BinaryPairLossState; softmax?: ProxySoftmaxState };
   before: ValidationSummary | null;
   histogramsBefore: DistanceSamples | null;
   /** Derived-seed scheme: every random stream is deriveSeed(seed, stream, position), so the seed is the RNG state. */
@@ -303,6 +313,7 @@ export function resolveSettings(opts: Partial<TrainSettings>): TrainSettings {
   checkInt('width', s.width, 1, 512);
   checkInt('depth', s.depth, 1, 6);
   checkInt('dim', s.dim, 2, 4096);
+  if (s.fit !== 'crop' && s.fit !== 'pad') throw bad(`--fit must be crop or pad, got ${String(s.fit)}`);
   if (s.head !== 'avg' && s.head !== 'flatten')
     throw bad(`--head must be avg or flatten, got ${String(s.head)}`);
   if (s.loss !== 'triplet' && s.loss !== 'binary')
@@ -310,6 +321,8 @@ export function resolveSettings(opts: Partial<TrainSettings>): TrainSettings {
   if (!(MINING_NAMES as readonly string[]).includes(s.mining))
     throw bad(`--mining must be one of ${MINING_NAMES.join(', ')}, got ${s.mining}`);
   checkNum('margin', s.margin, (v) => v >= 0, 'a number ≥ 0');
+  checkNum('softmax', s.softmax, (v) => v >= 0, 'a number ≥ 0');
+  if (s.softmax > 0 && s.loss !== 'triplet') throw bad('--softmax adds to the triplet loss (--loss triplet)');
   checkInt('P', s.P, 2);
   checkInt('K', s.K, 2);
   if (s.optimizer !== 'adam' && s.optimizer !== 'sgd')
@@ -463,13 +476,27 @@ function finetuneNetwork(dir: string): { def: NetworkDef; weights: WeightMap; fi
   return { def, weights, fixed: [INPUT_DENORM_NODE, ...kept] };
 }
 
-function buildLoss(s: TrainSettings): EmbeddingLoss {
+function buildLoss(s: TrainSettings, classes: number): EmbeddingLoss {
   if (s.loss === 'binary') return new BinaryPairLoss({ seed: s.seed });
-  return new TripletMarginLoss({
+  const triplet = new TripletMarginLoss({
     margin: s.margin,
     softMargin: s.softMargin,
     ...tripletOptionsFor(s.mining, { seed: s.seed }),
   });
+  if (s.softmax === 0) return triplet;
+  return new WeightedSumLoss([
+    { loss: triplet, weight: 1 },
+    { loss: new ProxySoftmaxLoss({ classes, seed: s.seed }), weight: s.softmax },
+  ]);
+}
+
+/** The triplet loss inside a plain or weighted-sum loss, and the softmax term when there is one. */
+function lossParts(loss: EmbeddingLoss): { triplet?: TripletMarginLoss; softmax?: ProxySoftmaxLoss } {
+  const parts = loss instanceof WeightedSumLoss ? loss.parts.map((p) => p.loss) : [loss];
+  return {
+    triplet: parts.find((l): l is TripletMarginLoss => l instanceof TripletMarginLoss),
+    softmax: parts.find((l): l is ProxySoftmaxLoss => l instanceof ProxySoftmaxLoss),
+  };
 }
 
 /** The checkpoint keeps the parameter average beside the optimiser's buffers (restore ignores names it lacks). */
@@ -498,8 +525,12 @@ async function embedAveraged(
 
 function lossState(loss: EmbeddingLoss): TrainState['lossState'] {
   if (loss instanceof BinaryPairLoss) return { binary: loss.state() };
-  const miner = (loss as TripletMarginLoss).miner as Partial<RandomMiner>;
-  return typeof miner.calls === 'number' ? { randomMinerCalls: miner.calls } : {};
+  const { triplet, softmax } = lossParts(loss);
+  const miner = triplet?.miner as Partial<RandomMiner> | undefined;
+  return {
+    ...(typeof miner?.calls === 'number' ? { randomMinerCalls: miner.calls } : {}),
+    ...(softmax ? { softmax: softmax.state() } : {}),
+  };
 }
 
 function restoreLossState(loss: EmbeddingLoss, st: TrainState['lossState']): void {
@@ -507,9 +538,11 @@ function restoreLossState(loss: EmbeddingLoss, st: TrainState['lossState']): voi
     if (st.binary) loss.restore(st.binary);
     return;
   }
-  const miner = (loss as TripletMarginLoss).miner as Partial<RandomMiner>;
-  if (typeof miner.calls === 'number' && typeof st.randomMinerCalls === 'number')
+  const { triplet, softmax } = lossParts(loss);
+  const miner = triplet?.miner as Partial<RandomMiner> | undefined;
+  if (miner && typeof miner.calls === 'number' && typeof st.randomMinerCalls === 'number')
     miner.calls = st.randomMinerCalls;
+  if (softmax && st.softmax) softmax.restore(st.softmax);
 }
 
 /** The optimiser over the trainable parameters (frozen nodes are outside the layout's trainable prefix). */
@@ -580,6 +613,9 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     saved.settings.engine ??= 'tfjs';
     // …and from before parameter averaging, without it.
     saved.settings.ema ??= 0;
+    // …and from before the fit and identity-softmax options, cropped and without it.
+    saved.settings.fit ??= 'crop';
+    saved.settings.softmax ??= 0;
   } else if (findCheckpoint(cpDir)) {
     throw bad(`${out} already holds a training checkpoint: pass --resume to continue it, or another --out`);
   }
@@ -646,7 +682,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       .reduce((n, id) => n + id.files.length, 0);
     let loaded = 0;
     const onProgress = () => hooks.onLoad?.(++loaded, total);
-    const srcOpts = { size, channels, align: aligner?.align, onProgress };
+    const srcOpts = { size, channels, align: aligner?.align, fit: s.fit, onProgress };
     const train = await FaceImageSource.load(split.train.identities, srcOpts);
     const val = split.val.identities.length
       ? await FaceImageSource.load(split.val.identities, srcOpts)
@@ -666,7 +702,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     const B = sampler.batchesPerEpoch;
     const totalSteps = s.epochs * B;
 
-    const loss = buildLoss(s);
+    const loss = buildLoss(s, split.train.identities.length);
     step = await TrainingStep.create({
       def,
       weights,
@@ -910,7 +946,14 @@ function hyperParameters(
       ? { width: s.width, depth: s.depth, 'embedding dim': s.dim, head: s.head }
       : {}),
     loss: s.loss,
-    ...(s.loss === 'triplet' ? { mining: s.mining, margin: s.margin, 'soft margin': s.softMargin } : {}),
+    ...(s.loss === 'triplet'
+      ? {
+          mining: s.mining,
+          margin: s.margin,
+          'soft margin': s.softMargin,
+          'identity softmax': s.softmax > 0 ? `weight ${s.softmax} (scale 16, margin 0.1)` : 'none',
+        }
+      : {}),
     P: s.P,
     K: s.K,
     optimizer: s.optimizer,
@@ -926,6 +969,7 @@ function hyperParameters(
     threads: s.threads,
     engine: s.engine,
     detect: s.detect,
+    fit: s.fit,
     'train / val identities': `${split.train.identities.length} / ${split.val.identities.length}`,
   };
 }

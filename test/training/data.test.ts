@@ -25,6 +25,7 @@ import {
   batchTensor,
   buildBatch,
   centreCropResize,
+  padResize,
   countImages,
   FaceImageSource,
   gatherInput,
@@ -377,6 +378,38 @@ describe('FaceImageSource', () => {
     assert.deepEqual(
       [...centreCropResize(wide, 4, 4).data.subarray(0, 12)],
       [60, 60, 60, 90, 90, 90, 120, 120, 120, 150, 150, 150],
+    );
+  });
+
+  it("fit 'pad' keeps the whole photo: the short side widened with its edge pixels, then resized", async () => {
+    // 2×4 columns 10 and 20, padded to 4×4: one edge column each side, so 10 10 20 20 on every row.
+    const tall: RgbImage = { width: 2, height: 4, data: new Uint8Array(2 * 4 * 3) };
+    for (let y = 0; y < 4; y++) {
+      tall.data.fill(10, y * 6, y * 6 + 3);
+      tall.data.fill(20, y * 6 + 3, y * 6 + 6);
+    }
+    const padded = padResize(tall, 4, 4);
+    for (let y = 0; y < 4; y++)
+      assert.deepEqual(
+        [...padded.data.subarray(y * 12, y * 12 + 12)].filter((_, i) => i % 3 === 0),
+        [10, 10, 20, 20],
+      );
+    // An ORL photo (92×112): with 'pad' the rows 'crop' drops (forehead, chin) are there; same for fallbacks.
+    const one = [{ ...orl.identities[0], files: orl.identities[0].files.slice(0, 1) }];
+    const img = await decodeImage(one[0].files[0]);
+    const src = await FaceImageSource.load(one, { size: 56, channels: 1, fit: 'pad' });
+    assert.deepEqual(src.image(0), toGrey(padResize(img, 56, 56)).data);
+    assert.notDeepEqual(src.image(0), toGrey(centreCropResize(img, 56, 56)).data);
+    const fallback = await FaceImageSource.load(one, {
+      size: 56,
+      channels: 1,
+      fit: 'pad',
+      align: () => null,
+    });
+    assert.deepEqual(fallback.image(0), src.image(0));
+    await assert.rejects(
+      FaceImageSource.load(one, { size: 56, channels: 1, fit: 'stretch' as 'pad' }),
+      code('E_BAD_OPTION'),
     );
   });
 

@@ -184,6 +184,23 @@ describe('visage train (ORL)', () => {
     await rejects(train({ ...tiny('bad8'), ema: 1 }), 'E_BAD_OPTION', /ema/);
   });
 
+  it('the identity-softmax term and the padded fit resume exactly (proxies in the checkpoint) and are reported', async () => {
+    const opts = (out: string): TrainOptions => ({ ...tiny(out), softmax: 1, fit: 'pad' });
+    const whole = await train(opts('softmax-whole'));
+    assert.notEqual(whole.modelId, full.modelId);
+    const part = await trainInterruptedAt(opts('softmax-resumed'), 4);
+    assert.equal(part.interrupted, true);
+    const rest = await train({ out: path.join(tmp, 'softmax-resumed'), resume: true });
+    assert.deepEqual(rest.history.map(strip), whole.history.map(strip));
+    assert.equal(rest.modelId, whole.modelId);
+    const report = fs.readFileSync(whole.report!, 'utf8');
+    assert.match(report, /identity softmax<\/td><td class="l">weight 1 /);
+    assert.match(report, /fit<\/td><td class="l">pad</);
+    await rejects(train({ ...tiny('bad9'), softmax: -1 }), 'E_BAD_OPTION', /softmax/);
+    await rejects(train({ ...tiny('bad10'), softmax: 1, loss: 'binary' }), 'E_BAD_OPTION', /softmax/);
+    await rejects(train({ ...tiny('bad11'), fit: 'stretch' as 'pad' }), 'E_BAD_OPTION', /fit/);
+  });
+
   it('the CLI summary names the held-out people the model errs on most', () => {
     const out = path.join(tmp, 'cli-run');
     const r = runVisage([

@@ -33,6 +33,7 @@ interface TrainCliOptions {
   resume?: boolean;
   valIdentities?: string;
   detect?: boolean;
+  fit?: string;
   encoder?: string;
   model?: string;
   freeze?: string;
@@ -46,6 +47,7 @@ interface TrainCliOptions {
   mining?: string;
   margin?: string;
   softMargin?: boolean;
+  softmax?: string;
   identities?: string;
   images?: string;
   optimizer?: string;
@@ -96,6 +98,7 @@ export function trainOptionsFromCli(o: TrainCliOptions): TrainOptions {
     resume: o.resume,
     valIdentities,
     detect: o.detect === false ? false : undefined,
+    fit: o.fit as TrainSettings['fit'] | undefined,
     encoder: o.encoder as TrainSettings['encoder'] | undefined,
     model: o.model,
     freeze: int(o.freeze, '--freeze'),
@@ -109,6 +112,7 @@ export function trainOptionsFromCli(o: TrainCliOptions): TrainOptions {
     mining: o.mining,
     margin: num(o.margin, '--margin'),
     softMargin: o.softMargin ? true : undefined,
+    softmax: num(o.softmax, '--softmax'),
     P: int(o.identities, '--identities (P)'),
     K: int(o.images, '--images (K)'),
     optimizer: o.optimizer as TrainSettings['optimizer'] | undefined,
@@ -415,7 +419,11 @@ export function registerTrain(program: Command): void {
       '--val-identities <n|names>',
       'held-out identities: a count or a comma-separated list (default 20%)',
     )
-    .option('--no-detect', 'pre-cropped faces (e.g. ORL, Yale B): centre crop instead of detect + align')
+    .option('--no-detect', 'pre-cropped faces (e.g. ORL, Yale B): the whole photo instead of detect + align')
+    .option(
+      '--fit <crop|pad>',
+      'whole photos that are not square: crop the centre (default) or pad the short side with its edge pixels (keeps all of the face)',
+    )
     .option('--encoder <kind>', 'small-cnn (from scratch, default) or finetune (a pretrained encoder)')
     .option(
       '-m, --model <dir|dlib>',
@@ -435,6 +443,10 @@ export function registerTrain(program: Command): void {
     .option('--mining <kind>', 'triplet mining: hard (default), all, semi-hard or random')
     .option('--margin <α>', 'triplet margin (default 0.2)')
     .option('--soft-margin', 'softplus instead of the hinge')
+    .option(
+      '--softmax <weight>',
+      'add an identity-softmax term (cosine logits against one learned proxy per training person) with this weight (default 0)',
+    )
     .option('-P, --identities <n>', 'identities per batch (default 8)')
     .option('-K, --images <n>', 'images per identity in a batch (default 4)')
     .option('--optimizer <kind>', 'adam (default) or sgd')

@@ -21,8 +21,13 @@ export interface FaceImageSourceOptions {
   size: number | { width: number; height: number };
   /** 1 = grey (BT.601 luma, as imageToTensor), 3 = RGB. */
   channels: 1 | 3;
-  /** Detect mode. Omit for pre-cropped sets (`--no-detect`): every image is centre-cropped and resized. */
+  /** Detect mode. Omit for pre-cropped sets (`--no-detect`): every image is fitted (`fit`) and resized. */
   align?: AlignFn;
+  /**
+   * Whole images (no `align`, or align found no face) of another aspect ratio than `size`: 'crop' the
+   * centre (default) or 'pad' the short side (FitMode).
+   */
+  fit?: FitMode;
   /** Images decoded at once (decoding JPEG/PNG runs in libvips' threads). Default 4. */
   concurrency?: number;
   /** Called after each image with the number done and the total. */
@@ -56,18 +61,57 @@ function centreWindow(
 }
 
 /**
- * Interleaved `channels`-channel pixels: the centred window of the target aspect ratio, resized to
- * width×height (antialiased bilinear, src/image's resizeData). Working on 1 channel for grey training is
- * 3× cheaper than resizing RGB, and identical for grey sources.
+ * How a whole image (no face alignment) is brought to the training aspect ratio: 'crop' keeps the largest
+ * centred window (ORL's 92×112 loses 10 rows top and bottom: forehead and chin), 'pad' widens the short
+ * side by repeating its edge pixels, so the whole photo is kept (no hard black border for the net to see).
  */
-function centreCropResizeData(
+export type FitMode = 'crop' | 'pad';
+
+/** The image edge-padded, centred, to the aspect ratio width:height (unchanged when it already has it). */
+function padToAspect(
   data: Uint8Array,
   w: number,
   h: number,
   channels: number,
   width: number,
   height: number,
+): { data: Uint8Array; w: number; h: number } {
+  const target = width / height;
+  const pw = w / h < target ? Math.max(w, Math.round(h * target)) : w;
+  const ph = w / h > target ? Math.max(h, Math.round(w / target)) : h;
+  if (pw === w && ph === h) return { data, w, h };
+  const x0 = Math.floor((pw - w) / 2);
+  const y0 = Math.floor((ph - h) / 2);
+  const out = new Uint8Array(pw * ph * channels);
+  for (let y = 0; y < ph; y++) {
+    const sy = Math.min(h - 1, Math.max(0, y - y0));
+    for (let x = 0; x < pw; x++) {
+      const sx = Math.min(w - 1, Math.max(0, x - x0));
+      for (let c = 0; c < channels; c++)
+        out[(y * pw + x) * channels + c] = data[(sy * w + sx) * channels + c];
+    }
+  }
+  return { data: out, w: pw, h: ph };
+}
+
+/**
+ * Interleaved `channels`-channel pixels at width×height: brought to that aspect ratio by `fit` (the centred
+ * window, or edge padding), then resized (antialiased bilinear, src/image's resizeData). Working on 1
+ * channel for grey training is 3× cheaper than resizing RGB, and identical for grey sources.
+ */
+function fitResizeData(
+  data: Uint8Array,
+  w: number,
+  h: number,
+  channels: number,
+  width: number,
+  height: number,
+  fit: FitMode = 'crop',
 ): Uint8Array {
+  if (fit === 'pad') {
+    const p = padToAspect(data, w, h, channels, width, height);
+    ({ data, w, h } = p);
+  }
   const win = centreWindow(w, h, width, height);
   let src = data;
   if (win.w !== w || win.h !== h) {
@@ -88,14 +132,20 @@ function centreCropResizeData(
  */
 export function centreCropResize(img: RgbImage, width: number, height: number): RgbImage {
   assertRgbImage(img);
-  return { width, height, data: centreCropResizeData(img.data, img.width, img.height, 3, width, height) };
+  return { width, height, data: fitResizeData(img.data, img.width, img.height, 3, width, height) };
+}
+
+/** The whole image edge-padded to the aspect ratio width:height, resized to width×height ('pad' fit). */
+export function padResize(img: RgbImage, width: number, height: number): RgbImage {
+  assertRgbImage(img);
+  return { width, height, data: fitResizeData(img.data, img.width, img.height, 3, width, height, 'pad') };
 }
 
 /** RGB image → `channels` interleaved bytes at the training size (grey is converted before resizing). */
-function prepare(img: RgbImage, channels: 1 | 3, width: number, height: number): Uint8Array {
+function prepare(img: RgbImage, channels: 1 | 3, width: number, height: number, fit: FitMode): Uint8Array {
   assertRgbImage(img);
   const data = channels === 3 ? img.data : toGrey(img).data;
-  return centreCropResizeData(data, img.width, img.height, channels, width, height);
+  return fitResizeData(data, img.width, img.height, channels, width, height, fit);
 }
 
 export class FaceImageSource {
@@ -152,6 +202,9 @@ export class FaceImageSource {
     if (opts.channels !== 1 && opts.channels !== 3) {
       throw new VisageError('E_BAD_OPTION', `channels must be 1 or 3, got ${String(opts.channels)}`);
     }
+    const fit = opts.fit ?? 'crop';
+    if (fit !== 'crop' && fit !== 'pad')
+      throw new VisageError('E_BAD_OPTION', `fit must be crop or pad, got ${String(fit)}`);
     const concurrency = opts.concurrency ?? 4;
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new VisageError('E_BAD_OPTION', `concurrency must be a positive integer, got ${concurrency}`);
@@ -179,7 +232,7 @@ export class FaceImageSource {
         if (face) stats.aligned++;
         else fellBack[i] = 1;
       }
-      pixels.set(prepare(face ?? img, opts.channels, width, height), i * per);
+      pixels.set(prepare(face ?? img, opts.channels, width, height, face ? 'crop' : fit), i * per);
       opts.onProgress?.(++done, files.length);
     };
     const worker = async (): Promise<void> => {

@@ -20,6 +20,8 @@ export {
 export {
   FaceImageSource,
   centreCropResize,
+  padResize,
+  type FitMode,
   type AlignFn,
   type FaceImageSourceOptions,
   type FaceImageSourceStats,

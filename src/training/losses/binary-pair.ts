@@ -1,5 +1,6 @@
 import { VisageError } from '../../errors.js';
 import { checkSeed, deriveSeed, Rng } from '../data/rng.js';
+import { HeadAdam } from './head-adam.js';
 import type { EmbeddingLoss, LossResult } from './types.js';
 
 /**
@@ -227,33 +228,6 @@ export interface BinaryPairLossState {
 
 /** Keeps the pair draws apart from the data pipeline's streams (data/rng.ts STREAM uses 1–3). */
 const PAIR_STREAM = 0x706169;
-
-/** Adam on the head's parameters [w…, b], in float64 (dim + 1 values; its state must be restorable). */
-class HeadAdam {
-  m: Float64Array;
-  v: Float64Array;
-  t = 0;
-  constructor(
-    size: number,
-    public lr: number,
-  ) {
-    this.m = new Float64Array(size);
-    this.v = new Float64Array(size);
-  }
-
-  step(params: Float64Array, grad: ArrayLike<number>): void {
-    const b1 = 0.9;
-    const b2 = 0.999;
-    this.t++;
-    const bc1 = 1 - b1 ** this.t;
-    const bc2 = 1 - b2 ** this.t;
-    for (let k = 0; k < params.length; k++) {
-      this.m[k] = b1 * this.m[k] + (1 - b1) * grad[k];
-      this.v[k] = b2 * this.v[k] + (1 - b2) * grad[k] * grad[k];
-      params[k] -= (this.lr * this.m[k]) / bc1 / (Math.sqrt(this.v[k] / bc2) + 1e-8);
-    }
-  }
-}
 
 /**
  * Binary cross-entropy on balanced same/different pairs of the batch (see balancedPairs), as an

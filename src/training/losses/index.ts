@@ -14,3 +14,11 @@ export {
   type Pairs,
   type TrainHeadOptions,
 } from './binary-pair.js';
+export {
+  ProxySoftmaxLoss,
+  proxySoftmax,
+  type ProxySoftmaxOptions,
+  type ProxySoftmaxState,
+} from './proxy-softmax.js';
+export { WeightedSumLoss } from './weighted-sum.js';
+export { HeadAdam } from './head-adam.js';
