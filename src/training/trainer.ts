@@ -42,6 +42,7 @@ import {
 import { planFreeze } from './freeze.js';
 import {
   BinaryPairLoss,
+  PROXY_SOFTMAX_DEFAULTS,
   ProxySoftmaxLoss,
   TripletMarginLoss,
   WeightedSumLoss,
@@ -951,7 +952,10 @@ function hyperParameters(
           mining: s.mining,
           margin: s.margin,
           'soft margin': s.softMargin,
-          'identity softmax': s.softmax > 0 ? `weight ${s.softmax} (scale 16, margin 0.1)` : 'none',
+          'identity softmax':
+            s.softmax > 0
+              ? `weight ${s.softmax} (scale ${PROXY_SOFTMAX_DEFAULTS.scale}, margin ${PROXY_SOFTMAX_DEFAULTS.margin})`
+              : 'none',
         }
       : {}),
     P: s.P,

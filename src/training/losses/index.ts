@@ -15,6 +15,7 @@ export {
   type TrainHeadOptions,
 } from './binary-pair.js';
 export {
+  PROXY_SOFTMAX_DEFAULTS,
   ProxySoftmaxLoss,
   proxySoftmax,
   type ProxySoftmaxOptions,

@@ -31,6 +31,9 @@ export interface ProxySoftmaxState {
   adamSteps: number;
 }
 
+/** The defaults of ProxySoftmaxOptions (also named in the training report). */
+export const PROXY_SOFTMAX_DEFAULTS = { scale: 16, margin: 0.1, lr: 1e-2 } as const;
+
 /** Keeps the proxies' initialisation apart from the other seeded streams. */
 const PROXY_STREAM = 0x70726f;
 
@@ -49,13 +52,13 @@ export class ProxySoftmaxLoss implements EmbeddingLoss {
     this.classes = opts.classes;
     if (!Number.isInteger(this.classes) || this.classes < 2)
       throw new VisageError('E_BAD_OPTION', `softmax needs ≥ 2 classes, got ${this.classes}`);
-    this.scale = opts.scale ?? 16;
+    this.scale = opts.scale ?? PROXY_SOFTMAX_DEFAULTS.scale;
     if (!(this.scale > 0))
       throw new VisageError('E_BAD_OPTION', `softmax scale must be > 0, got ${this.scale}`);
-    this.margin = opts.margin ?? 0.1;
+    this.margin = opts.margin ?? PROXY_SOFTMAX_DEFAULTS.margin;
     if (!(this.margin >= 0))
       throw new VisageError('E_BAD_OPTION', `softmax margin must be ≥ 0, got ${this.margin}`);
-    this.lr = opts.lr ?? 1e-2;
+    this.lr = opts.lr ?? PROXY_SOFTMAX_DEFAULTS.lr;
     if (!(this.lr > 0))
       throw new VisageError('E_BAD_OPTION', `proxy learning rate must be > 0, got ${this.lr}`);
     this.seed = opts.seed ?? 0;
@@ -81,13 +84,6 @@ export class ProxySoftmaxLoss implements EmbeddingLoss {
         `the proxies are ${this.w.length / this.classes}-d, got ${dim}-d embeddings`,
       );
     return this.w;
-  }
-
-  /** The current proxies, L2-normalised (classes × dim), or null before the first batch. */
-  proxies(): Float64Array | null {
-    if (!this.w) return null;
-    const dim = this.w.length / this.classes;
-    return normalizeRows(this.w, this.classes, dim).unit;
   }
 
   compute(emb: Float32Array, labels: ArrayLike<number>, dim: number): LossResult {
