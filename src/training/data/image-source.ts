@@ -108,10 +108,7 @@ function fitResizeData(
   height: number,
   fit: FitMode = 'crop',
 ): Uint8Array {
-  if (fit === 'pad') {
-    const p = padToAspect(data, w, h, channels, width, height);
-    ({ data, w, h } = p);
-  }
+  if (fit === 'pad') ({ data, w, h } = padToAspect(data, w, h, channels, width, height));
   const win = centreWindow(w, h, width, height);
   let src = data;
   if (win.w !== w || win.h !== h) {
