@@ -8,6 +8,7 @@ import {
   proxySoftmax,
 } from '../../src/training/losses/index.js';
 import { tripletOptionsFor } from '../../src/training/miners/index.js';
+import { unitRows } from '../helpers/vectors.js';
 
 function randn(n: number, seed: number): Float64Array {
   const g = gaussian(mulberry32(seed));
@@ -42,6 +43,16 @@ function reference(
   return total / labels.length;
 }
 
+/** ∂f/∂x_k by central differences (step 1e-6). */
+function centralDifference(f: (x: Float64Array) => number, x: Float64Array, k: number): number {
+  const h = 1e-6;
+  const a = x.slice();
+  const b = x.slice();
+  a[k] += h;
+  b[k] -= h;
+  return (f(a) - f(b)) / (2 * h);
+}
+
 const labels = [0, 0, 1, 1, 2, 2, 3];
 const dim = 5;
 const classes = 4;
@@ -56,25 +67,16 @@ test('proxy softmax: value matches the slow reference, gradients match central d
   ]) {
     const r = proxySoftmax(emb, labels, dim, w, classes, s, m);
     assert.ok(Math.abs(r.loss - reference(emb, labels, dim, w, classes, s, m)) < 1e-9);
-    const h = 1e-6;
     const f = (e: Float64Array, p: Float64Array) => proxySoftmax(e, labels, dim, p, classes, s, m).loss;
     for (let k = 0; k < emb.length; k++) {
-      const a = emb.slice();
-      const b = emb.slice();
-      a[k] += h;
-      b[k] -= h;
-      const num = (f(a, w) - f(b, w)) / (2 * h);
+      const num = centralDifference((e) => f(e, w), emb, k);
       assert.ok(
         Math.abs(num - r.grad[k]) < 1e-5 * Math.max(1, Math.abs(num)),
         `emb ${k}: ${num} vs ${r.grad[k]}`,
       );
     }
     for (let k = 0; k < w.length; k++) {
-      const a = w.slice();
-      const b = w.slice();
-      a[k] += h;
-      b[k] -= h;
-      const num = (f(emb, a) - f(emb, b)) / (2 * h);
+      const num = centralDifference((p) => f(emb, p), w, k);
       assert.ok(Math.abs(num - r.proxyGrad[k]) < 1e-6 * Math.max(1, Math.abs(num)), `proxy ${k}`);
     }
   }
@@ -123,18 +125,17 @@ test('ProxySoftmaxLoss: the proxies learn (the loss falls on a fixed batch), and
     (e: { code?: string }) => e.code === 'E_BAD_INPUT',
   );
   assert.throws(
+    () => new ProxySoftmaxLoss({ classes }).restore({ ...saved, adamM: saved.adamM!.slice(1) }),
+    (e: { code?: string }) => e.code === 'E_BAD_INPUT',
+  );
+  assert.throws(
     () => new ProxySoftmaxLoss({ classes: 1 }),
     (e: { code?: string }) => e.code === 'E_BAD_OPTION',
   );
 });
 
 test('WeightedSumLoss: value and gradient are the weighted sums of its parts; stats keep the first loss names', () => {
-  const emb = Float32Array.from(randn(labels.length * dim, 5));
-  for (let i = 0; i < labels.length; i++) {
-    const row = emb.subarray(i * dim, (i + 1) * dim);
-    const n = Math.hypot(...row);
-    row.forEach((x, k) => (row[k] = x / n));
-  }
+  const emb = unitRows(labels.length, dim, 5);
   const mk = () => ({
     triplet: new TripletMarginLoss({ margin: 0.5, ...tripletOptionsFor('all', { seed: 0 }) }),
     softmax: new ProxySoftmaxLoss({ classes, seed: 3 }),

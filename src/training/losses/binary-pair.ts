@@ -1,6 +1,6 @@
 import { VisageError } from '../../errors.js';
 import { checkSeed, deriveSeed, Rng } from '../data/rng.js';
-import { HeadAdam } from './head-adam.js';
+import { HeadAdam, NO_ADAM, type HeadAdamState } from './head-adam.js';
 import type { EmbeddingLoss, LossResult } from './types.js';
 
 /**
@@ -215,14 +215,11 @@ export interface BinaryPairLossOptions {
 }
 
 /** Everything compute() depends on besides its arguments: JSON-serialisable for checkpoints. */
-export interface BinaryPairLossState {
+export interface BinaryPairLossState extends HeadAdamState {
   features: PairFeatures;
   eps: number;
   w: number[] | null;
   b: number;
-  adamM: number[] | null;
-  adamV: number[] | null;
-  adamSteps: number;
   calls: number;
 }
 
@@ -339,9 +336,7 @@ export class BinaryPairLoss implements EmbeddingLoss {
       eps: this.eps,
       w: p ? [...p.subarray(0, p.length - 1)] : null,
       b: p ? p[p.length - 1] : this.initBias,
-      adamM: this.adam ? [...this.adam.m] : null,
-      adamV: this.adam ? [...this.adam.v] : null,
-      adamSteps: this.adam ? this.adam.t : 0,
+      ...(this.adam?.state() ?? NO_ADAM),
       calls: this.calls,
     };
   }
@@ -359,14 +354,8 @@ export class BinaryPairLoss implements EmbeddingLoss {
       this.adam = null;
       return;
     }
-    const d = s.w.length;
-    if (!s.adamM || !s.adamV || s.adamM.length !== d + 1 || s.adamV.length !== d + 1)
-      throw new VisageError('E_BAD_INPUT', 'checkpoint head state is inconsistent');
+    this.adam = HeadAdam.restore(s.w.length + 1, this.headLr, s, 'head');
     this.params = Float64Array.from([...s.w, s.b]);
-    this.adam = new HeadAdam(d + 1, this.headLr);
-    this.adam.m.set(s.adamM);
-    this.adam.v.set(s.adamV);
-    this.adam.t = s.adamSteps;
   }
 }
 

@@ -1,3 +1,15 @@
+import { VisageError } from '../../errors.js';
+
+/** HeadAdam's state as a checkpoint keeps it (plain numbers; null before the head exists). */
+export interface HeadAdamState {
+  adamM: number[] | null;
+  adamV: number[] | null;
+  adamSteps: number;
+}
+
+/** The state of a head not created yet. */
+export const NO_ADAM: HeadAdamState = { adamM: null, adamV: null, adamSteps: 0 };
+
 /**
  * Adam for parameters that live inside a loss (the pair head's [w…, b], the softmax proxies), in float64:
  * small, and their state goes into the checkpoint as plain numbers.
@@ -25,5 +37,21 @@ export class HeadAdam {
       this.v[k] = b2 * this.v[k] + (1 - b2) * grad[k] * grad[k];
       params[k] -= (this.lr * this.m[k]) / bc1 / (Math.sqrt(this.v[k] / bc2) + 1e-8);
     }
+  }
+
+  /** The moments and step count, for a checkpoint. */
+  state(): HeadAdamState {
+    return { adamM: [...this.m], adamV: [...this.v], adamSteps: this.t };
+  }
+
+  /** An optimiser over `size` parameters continuing from `s`; E_BAD_INPUT when its moments are not that size. */
+  static restore(size: number, lr: number, s: HeadAdamState, what: string): HeadAdam {
+    if (!s.adamM || !s.adamV || s.adamM.length !== size || s.adamV.length !== size)
+      throw new VisageError('E_BAD_INPUT', `checkpoint ${what} state is inconsistent`);
+    const adam = new HeadAdam(size, lr);
+    adam.m.set(s.adamM);
+    adam.v.set(s.adamV);
+    adam.t = s.adamSteps;
+    return adam;
   }
 }

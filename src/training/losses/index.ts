@@ -22,4 +22,3 @@ export {
   type ProxySoftmaxState,
 } from './proxy-softmax.js';
 export { WeightedSumLoss } from './weighted-sum.js';
-export { HeadAdam } from './head-adam.js';

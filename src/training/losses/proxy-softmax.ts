@@ -1,6 +1,6 @@
 import { VisageError } from '../../errors.js';
 import { checkSeed, deriveSeed, Rng } from '../data/rng.js';
-import { HeadAdam } from './head-adam.js';
+import { HeadAdam, NO_ADAM, type HeadAdamState } from './head-adam.js';
 import type { EmbeddingLoss, LossResult } from './types.js';
 
 /**
@@ -23,12 +23,9 @@ export interface ProxySoftmaxOptions {
 }
 
 /** Everything compute() depends on besides its arguments: JSON-serialisable for checkpoints. */
-export interface ProxySoftmaxState {
+export interface ProxySoftmaxState extends HeadAdamState {
   classes: number;
   proxies: number[] | null;
-  adamM: number[] | null;
-  adamV: number[] | null;
-  adamSteps: number;
 }
 
 /** The defaults of ProxySoftmaxOptions (also named in the training report). */
@@ -96,9 +93,7 @@ export class ProxySoftmaxLoss implements EmbeddingLoss {
     return {
       classes: this.classes,
       proxies: this.w ? [...this.w] : null,
-      adamM: this.adam ? [...this.adam.m] : null,
-      adamV: this.adam ? [...this.adam.v] : null,
-      adamSteps: this.adam ? this.adam.t : 0,
+      ...(this.adam?.state() ?? NO_ADAM),
     };
   }
 
@@ -111,11 +106,8 @@ export class ProxySoftmaxLoss implements EmbeddingLoss {
       this.adam = null;
       return;
     }
+    this.adam = HeadAdam.restore(s.proxies.length, this.lr, s, 'proxy');
     this.w = Float64Array.from(s.proxies);
-    this.adam = new HeadAdam(this.w.length, this.lr);
-    this.adam.m.set(s.adamM ?? []);
-    this.adam.v.set(s.adamV ?? []);
-    this.adam.t = s.adamSteps;
   }
 }
 
