@@ -37,7 +37,10 @@ export interface VisageOptions {
   model?: string;
   /** Or an encoder object (another FaceEncoder implementation). */
   encoder?: FaceEncoder;
-  /** Test-time flip augmentation: mean of the descriptors of the face and its mirror image. */
+  /**
+   * Test-time flip augmentation: mean of the descriptors of the face and its mirror image (default: the
+   * encoder's own — on for a model trained with `--val-flip`, off for dlib).
+   */
   flip?: boolean;
   /** Override the decision threshold τ (squared L2 between unit vectors). */
   threshold?: number;

@@ -7,6 +7,7 @@ import { EmbeddingCache } from './cache.js';
 import { faceTasks, type EmbedFileResult, type EmbedFileTask } from './tasks.js';
 
 export interface BatchEmbedOptions {
+  /** Test-time flip (default: the model's own, see FaceEncoder.flip). */
   flip?: boolean;
   /** Visage model folder (from `visage train`); default: the dlib ResNet encoder. */
   model?: string;
@@ -29,9 +30,14 @@ export interface FileEmbedding {
 
 /** Id of the encoder a batch will use, without loading the default model's weights. */
 export function encoderIdFor(model: string | undefined): string {
-  if (!model) return DLIB_ENCODER_ID;
+  return encoderInfo(model).id;
+}
+
+/** The encoder's id and its own test-time flip default (meta.flip; dlib has none). */
+function encoderInfo(model: string | undefined): { id: string; flip: boolean } {
+  if (!model) return { id: DLIB_ENCODER_ID, flip: false };
   const m = loadModel(model);
-  return typeof m.meta.id === 'string' ? m.meta.id : m.def.name;
+  return { id: typeof m.meta.id === 'string' ? m.meta.id : m.def.name, flip: m.meta.flip === true };
 }
 
 /**
@@ -42,9 +48,10 @@ export async function embedFiles(
   files: string[],
   opts: BatchEmbedOptions = {},
 ): Promise<Map<string, FileEmbedding>> {
-  const flip = opts.flip ?? false;
+  const encoder = encoderInfo(opts.model);
+  const flip = opts.flip ?? encoder.flip;
   const fallback = opts.fallback ?? true;
-  const model = encoderIdFor(opts.model);
+  const model = encoder.id;
   const cache =
     opts.cache === false
       ? undefined

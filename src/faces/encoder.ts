@@ -27,6 +27,11 @@ export interface FaceEncoder {
   readonly inputSize: number;
   /** Descriptor length. */
   readonly dim: number;
+  /**
+   * Test-time flip used when a call does not say: set by a model trained with `--val-flip`, whose
+   * threshold was chosen on flip-averaged descriptors.
+   */
+  readonly flip?: boolean;
   /** One unit-length descriptor per chip (chips of another size are resized to inputSize first). */
   encode(chips: RgbImage[], opts?: EncodeOptions): Promise<Float32Array[]>;
   dispose(): void;
@@ -42,6 +47,8 @@ export interface GraphEncoderSpec {
   batchSize?: number;
   /** The model's own decision threshold (squared L2), e.g. the best validation threshold of `visage train`. */
   threshold?: number;
+  /** The model's own test-time flip default (meta.flip of a model trained with `--val-flip`). */
+  flip?: boolean;
 }
 
 /**
@@ -54,6 +61,7 @@ export class GraphFaceEncoder implements FaceEncoder {
   readonly dim: number;
   /** Decision threshold (squared L2) saved with the model, if any (meta.threshold of a trained model). */
   readonly threshold?: number;
+  readonly flip: boolean;
   private readonly channels: 1 | 3;
   private readonly output: string;
   private readonly batchSize: number;
@@ -72,6 +80,7 @@ export class GraphFaceEncoder implements FaceEncoder {
     }
     this.id = spec.id;
     this.threshold = spec.threshold;
+    this.flip = spec.flip ?? false;
     this.inputSize = h;
     this.channels = c;
     this.output = spec.output ?? spec.def.outputs[0];
@@ -93,7 +102,8 @@ export class GraphFaceEncoder implements FaceEncoder {
         ? c
         : resize(c, this.inputSize, this.inputSize),
     );
-    const inputs = opts.flip ? sized.flatMap((c) => [c, flipHorizontal(c)]) : sized;
+    const flip = opts.flip ?? this.flip;
+    const inputs = flip ? sized.flatMap((c) => [c, flipHorizontal(c)]) : sized;
     const raw: Float32Array[] = [];
     for (let i = 0; i < inputs.length; i += this.batchSize) {
       const batch = inputs.slice(i, i + this.batchSize);
@@ -109,7 +119,7 @@ export class GraphFaceEncoder implements FaceEncoder {
         out.dispose();
       }
     }
-    if (!opts.flip) return raw;
+    if (!flip) return raw;
     return sized.map((_, i) => {
       const a = raw[2 * i];
       const b = raw[2 * i + 1];
@@ -162,5 +172,6 @@ export function loadGraphEncoder(
     output,
     batchSize: opts.batchSize,
     threshold,
+    flip: m.meta.flip === true,
   });
 }

@@ -31,7 +31,7 @@ export interface FacePipelineOptions {
 export interface EmbedOptions {
   /** Which face: 'largest' (default) or an index into detect()'s order (best score first). */
   face?: 'largest' | number;
-  /** Test-time flip augmentation (see FaceEncoder). */
+  /** Test-time flip augmentation (see FaceEncoder; default: the encoder's own, off for dlib). */
   flip?: boolean;
   detect?: DetectOptions;
 }
@@ -154,7 +154,7 @@ export class FacePipeline {
   }
 
   /** Aligns and encodes given faces (with landmarks, as detect() returns them), batched. */
-  async embedFaces(img: RgbImage, faces: DetectedFace[], flip = false): Promise<FaceEmbedding[]> {
+  async embedFaces(img: RgbImage, faces: DetectedFace[], flip?: boolean): Promise<FaceEmbedding[]> {
     if (faces.length === 0) return [];
     const aligned = await Promise.all(faces.map((f) => this.align(img, f)));
     const encoder = await this.encoder();

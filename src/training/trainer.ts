@@ -27,6 +27,7 @@ import {
   buildBatch,
   FaceImageSource,
   gatherInput,
+  mirrorImages,
   PIXEL_OFFSET,
   PIXEL_SCALE,
   PKSampler,
@@ -63,7 +64,7 @@ import {
   type HeldOutIdentity,
 } from './report/index.js';
 import { TrainingStep, type TrainingEngine } from './step.js';
-import { validationMetrics, type ValidationResult } from './validate.js';
+import { flipAverage, validationMetrics, type ValidationResult } from './validate.js';
 
 export type EncoderKind = 'small-cnn' | 'finetune';
 export type LossKind = 'triplet' | 'binary';
@@ -96,6 +97,11 @@ export interface TrainSettings {
   mining: string;
   margin: number;
   softMargin: boolean;
+  /**
+   * Validate with test-time flip augmentation (flipAverage: each image's and its mirror image's embedding
+   * averaged, as `visage verify --flip`); the saved model then records `flip` for verify/identify to use.
+   */
+  valFlip: boolean;
   /** Weight of an identity-softmax term (ProxySoftmaxLoss) added to the triplet loss; 0 = none. */
   softmax: number;
   P: number;
@@ -207,6 +213,7 @@ export const TRAIN_DEFAULTS: Omit<TrainSettings, 'data'> = {
   margin: 0.2,
   softMargin: false,
   softmax: 0,
+  valFlip: false,
   P: 8,
   K: 4,
   optimizer: 'adam',
@@ -617,6 +624,8 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     // …and from before the fit and identity-softmax options, cropped and without it.
     saved.settings.fit ??= 'crop';
     saved.settings.softmax ??= 0;
+    // …and from before validation with flip, without it.
+    saved.settings.valFlip ??= false;
   } else if (findCheckpoint(cpDir)) {
     throw bad(`${out} already holds a training checkpoint: pass --resume to continue it, or another --out`);
   }
@@ -723,9 +732,15 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
           Int32Array.from({ length: val.count }, (_, i) => i),
         )
       : null;
+    const valMirrored =
+      valInput && s.valFlip ? mirrorImages(valInput.images, val!.count, size, size, channels) : null;
     const validate = async (): Promise<ValidationResult | null> => {
       if (!valInput || !val) return null;
-      const emb = await embedAveraged(step!, average, valInput.images, val.count);
+      let emb = await embedAveraged(step!, average, valInput.images, val.count);
+      if (valMirrored) {
+        const mirrored = await embedAveraged(step!, average, valMirrored, val.count);
+        emb = flipAverage(emb, mirrored, step!.dim);
+      }
       // A binary-loss model is judged by its pair head (what it was trained to answer).
       const head = loss instanceof BinaryPairLoss ? loss.head(step!.dim) : undefined;
       return validationMetrics(emb, valInput.labels, step!.dim, { head });
@@ -881,6 +896,8 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
         id: modelId,
         embeddingOutput: def.outputs[0],
         threshold: last?.valThreshold ?? lastVal?.threshold ?? undefined,
+        // The threshold was chosen on flip-averaged embeddings: verify/identify average them too.
+        ...(s.valFlip ? { flip: true } : {}),
         inputSize: size,
         channels,
         normalization: 'visage-training',
@@ -974,6 +991,7 @@ function hyperParameters(
     engine: s.engine,
     detect: s.detect,
     fit: s.fit,
+    'validation flip': s.valFlip,
     'train / val identities': `${split.train.identities.length} / ${split.val.identities.length}`,
   };
 }

@@ -10,6 +10,7 @@ import {
   crop,
   decodeImage,
   applyAffine,
+  flipHorizontal,
   imagesToBatch,
   resize,
   toGrey,
@@ -24,6 +25,7 @@ import {
   batchIndices,
   batchTensor,
   buildBatch,
+  mirrorImages,
   centreCropResize,
   padResize,
   countImages,
@@ -613,5 +615,25 @@ describe('batches', () => {
     assert.deepEqual(t.images.dataSync(), aug1.images);
     t.images.dispose();
     assert.equal(tf.memory().numTensors, before);
+  });
+
+  it('mirrorImages equals the image layer’s flipHorizontal, image by image, in grey and colour', () => {
+    // Two 5×3 images (odd width: the middle column stays), random bytes.
+    const rng = new Rng(11);
+    const imgs: RgbImage[] = [0, 1].map(() => ({
+      width: 5,
+      height: 3,
+      data: Uint8Array.from({ length: 5 * 3 * 3 }, () => Math.floor(rng.next() * 256)),
+    }));
+    for (const channels of [1, 3] as const) {
+      const x = imagesToBatch(imgs, { ...TRAINING_NORMALIZATION, channels });
+      const ref = imagesToBatch(imgs.map(flipHorizontal), { ...TRAINING_NORMALIZATION, channels });
+      const m = mirrorImages(x.dataSync() as Float32Array, 2, 3, 5, channels);
+      assert.deepEqual(m, ref.dataSync());
+      assert.deepEqual(mirrorImages(m, 2, 3, 5, channels), x.dataSync(), 'twice is the identity');
+      x.dispose();
+      ref.dispose();
+    }
+    assert.throws(() => mirrorImages(new Float32Array(10), 1, 3, 5, 1), /10 values for 1×3×5×1/);
   });
 });

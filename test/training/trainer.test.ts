@@ -8,7 +8,10 @@ import { runCli } from '../../src/cli/program.js';
 import { runVisage } from '../helpers/cli.js';
 import { loadModel } from '../../src/engine/graph/index.js';
 import { isVisageError } from '../../src/errors.js';
+import { embedFiles } from '../../src/faces/batch.js';
 import { loadGraphEncoder } from '../../src/faces/encoder.js';
+import { decodeImage } from '../../src/image/index.js';
+import { centreCropResize } from '../../src/training/data/index.js';
 import { train, type TrainOptions, type TrainResult } from '../../src/training/trainer.js';
 import { heldOutMetrics, orl, tinyOrlRun, trainInterruptedAt } from './tiny-orl.js';
 
@@ -199,6 +202,46 @@ describe('visage train (ORL)', () => {
     await rejects(train({ ...tiny('bad9'), softmax: -1 }), 'E_BAD_OPTION', /softmax/);
     await rejects(train({ ...tiny('bad10'), softmax: 1, loss: 'binary' }), 'E_BAD_OPTION', /softmax/);
     await rejects(train({ ...tiny('bad11'), fit: 'stretch' as 'pad' }), 'E_BAD_OPTION', /fit/);
+  });
+
+  it('--val-flip validates on flip-averaged embeddings of the same weights, and the model keeps the flip', async () => {
+    const run = await train({ ...tiny('val-flip'), valFlip: true });
+    // Validation only reads the weights: training is the plain run's, step for step.
+    assert.equal(run.modelId, full.modelId);
+    assert.deepEqual(
+      run.history.map((e) => e.loss),
+      full.history.map((e) => e.loss),
+    );
+    assert.notEqual(run.after!.auc, full.after!.auc, 'the flip changes what validation sees');
+    assert.equal(loadModel(run.model!).meta.flip, true);
+    assert.equal(loadModel(full.model!).meta.flip, undefined);
+    const enc = loadGraphEncoder(run.model!);
+    try {
+      assert.equal(enc.flip, true);
+      // verify/identify flip by default with this model and so see what its validation saw.
+      const { metrics: v } = await heldOutMetrics(run.model!, enc);
+      assert.ok(Math.abs(v.auc - run.after!.auc) < 0.01, `AUC ${v.auc} vs ${run.after!.auc}`);
+      const chip = centreCropResize(await decodeImage(path.join(orl, 's1', '1.pgm')), 32, 32);
+      const [byDefault] = await enc.encode([chip]);
+      assert.deepEqual(byDefault, (await enc.encode([chip], { flip: true }))[0]);
+      assert.notDeepEqual(byDefault, (await enc.encode([chip], { flip: false }))[0]);
+    } finally {
+      enc.dispose();
+    }
+    // So does `visage eval --model` (batch embedding in workers), unless told otherwise.
+    const file = path.join(orl, 's1', '1.pgm');
+    const embed = async (flip?: boolean) =>
+      (await embedFiles([file], { model: run.model, flip, cache: false, threads: 1 })).get(file)!.vector;
+    const byDefault = await embed();
+    assert.ok(byDefault);
+    assert.deepEqual(byDefault, await embed(true));
+    assert.notDeepEqual(byDefault, await embed(false));
+    assert.match(fs.readFileSync(run.report!, 'utf8'), /validation flip<\/td><td class="l">true</);
+    await rejects(
+      train({ out: path.join(tmp, 'val-flip'), resume: true, valFlip: false }),
+      'E_BAD_OPTION',
+      /valFlip/,
+    );
   });
 
   it('the CLI summary names the held-out people the model errs on most', () => {

@@ -21,7 +21,8 @@ interface EvalCliOptions {
 function common(cmd: Command): Command {
   return cmd
     .option('-m, --model <dir>', 'encoder: a Visage model folder (default: dlib ResNet-34)')
-    .option('--flip', 'test-time flip augmentation')
+    .option('--flip', 'test-time flip augmentation (default: on for a model trained with --val-flip)')
+    .option('--no-flip', 'no test-time flip, even for a model trained with --val-flip')
     .option('--threads <n>', 'worker threads (default: $VISAGE_THREADS or every core)')
     .option('--no-cache', 'ignore and do not write the embedding cache')
     .option('--no-fallback', 'skip images without a detectable face instead of using a centred crop');

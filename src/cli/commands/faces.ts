@@ -20,7 +20,11 @@ export function withFaceOptions(cmd: Command, gallery: boolean): Command {
       '-m, --model <dir>',
       'encoder: a Visage model folder from `visage train` (default: dlib ResNet-34)',
     )
-    .option('--flip', 'test-time augmentation: also encode the mirror image and average')
+    .option(
+      '--flip',
+      'test-time augmentation: also encode the mirror image and average (default: on for a model trained with --val-flip)',
+    )
+    .option('--no-flip', 'no test-time flip, even for a model trained with --val-flip')
     .option(
       '--threshold <d>',
       'decision threshold τ on the squared L2 distance (default: calibrated per model)',

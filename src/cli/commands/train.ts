@@ -48,6 +48,7 @@ interface TrainCliOptions {
   margin?: string;
   softMargin?: boolean;
   softmax?: string;
+  valFlip?: boolean;
   identities?: string;
   images?: string;
   optimizer?: string;
@@ -113,6 +114,7 @@ export function trainOptionsFromCli(o: TrainCliOptions): TrainOptions {
     margin: num(o.margin, '--margin'),
     softMargin: o.softMargin ? true : undefined,
     softmax: num(o.softmax, '--softmax'),
+    valFlip: o.valFlip ? true : undefined,
     P: int(o.identities, '--identities (P)'),
     K: int(o.images, '--images (K)'),
     optimizer: o.optimizer as TrainSettings['optimizer'] | undefined,
@@ -446,6 +448,10 @@ export function registerTrain(program: Command): void {
     .option(
       '--softmax <weight>',
       'add an identity-softmax term (cosine logits against one learned proxy per training person) with this weight (default 0)',
+    )
+    .option(
+      '--val-flip',
+      'validate on the mean of each face’s and its mirror image’s embedding (test-time flip, as verify --flip); the model keeps it',
     )
     .option('-P, --identities <n>', 'identities per batch (default 8)')
     .option('-K, --images <n>', 'images per identity in a batch (default 4)')

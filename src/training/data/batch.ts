@@ -71,6 +71,22 @@ export function gatherInput(
   return { images, labels, shape: [n, h, w, c] };
 }
 
+/** Each of the n NHWC images of `images` mirrored left–right (column x ↔ w − 1 − x), as a new array. */
+export function mirrorImages(images: Float32Array, n: number, h: number, w: number, c: number): Float32Array {
+  if (images.length !== n * h * w * c)
+    throw new VisageError('E_INTERNAL', `${images.length} values for ${n}×${h}×${w}×${c}`);
+  const out = new Float32Array(images.length);
+  for (let row = 0; row < n * h; row++) {
+    const base = row * w * c;
+    for (let x = 0; x < w; x++) {
+      const from = base + x * c;
+      const to = base + (w - 1 - x) * c;
+      for (let k = 0; k < c; k++) out[to + k] = images[from + k];
+    }
+  }
+  return out;
+}
+
 /** Flat image indices of a sampler batch in `source` (which must hold the sampler's identities, same order). */
 export function batchIndices(source: FaceImageSource, batch: PKBatch): Int32Array {
   if (batch.labels.length !== batch.images.length) {

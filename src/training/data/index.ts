@@ -46,6 +46,7 @@ export {
   batchIndices,
   buildBatch,
   batchTensor,
+  mirrorImages,
   TRAINING_NORMALIZATION,
   type InputBatch,
   type InputOptions,
