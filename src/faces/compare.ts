@@ -54,6 +54,26 @@ export function cosineDistance(a: Vector, b: Vector): number {
   return 1 - Math.max(-1, Math.min(1, ab / Math.sqrt(aa * bb)));
 }
 
+/**
+ * Test-time flip augmentation: row by row, the unit-length mean of an image's embedding (`a`) and its
+ * mirror image's (`b`): what `--flip` means in the encoder and in `visage train --val-flip`.
+ */
+export function flipAverage(a: Float32Array, b: Float32Array, dim: number): Float32Array {
+  if (a.length !== b.length || a.length % dim !== 0)
+    throw new VisageError('E_INTERNAL', `cannot average ${a.length} and ${b.length} values of ${dim}-D rows`);
+  const out = new Float32Array(a.length);
+  for (let o = 0; o < a.length; o += dim) {
+    let ss = 0;
+    for (let k = o; k < o + dim; k++) {
+      out[k] = a[k] + b[k];
+      ss += out[k] * out[k];
+    }
+    const norm = Math.sqrt(ss);
+    if (norm > 0) for (let k = o; k < o + dim; k++) out[k] /= norm;
+  }
+  return out;
+}
+
 /** A unit-length float32 copy of `v`; rejects non-finite and zero vectors (they carry no identity). */
 export function l2Normalize(v: Vector): Float32Array {
   let ss = 0;

@@ -12,6 +12,7 @@ import { VisageError } from '../errors.js';
 import { flipHorizontal, resize } from '../image/geometry.js';
 import type { RgbImage } from '../image/rgb.js';
 import { imagesToBatch } from '../image/tensor.js';
+import { flipAverage } from './compare.js';
 import { loadDlibResnet } from './models/dlib-resnet.js';
 import { fuseConvAffineActivation } from '../engine/graph/fuse.js';
 
@@ -120,11 +121,7 @@ export class GraphFaceEncoder implements FaceEncoder {
       }
     }
     if (!flip) return raw;
-    return sized.map((_, i) => {
-      const a = raw[2 * i];
-      const b = raw[2 * i + 1];
-      return normalize(a.map((v, k) => v + b[k]));
-    });
+    return sized.map((_, i) => flipAverage(raw[2 * i], raw[2 * i + 1], this.dim));
   }
 
   dispose(): void {

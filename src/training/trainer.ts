@@ -21,6 +21,7 @@ import {
   type NetworkDef,
   type WeightMap,
 } from '../engine/graph/index.js';
+import { flipAverage } from '../faces/compare.js';
 import type { RgbImage } from '../image/index.js';
 import { findCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import {
@@ -64,7 +65,7 @@ import {
   type HeldOutIdentity,
 } from './report/index.js';
 import { TrainingStep, type TrainingEngine } from './step.js';
-import { flipAverage, validationMetrics, type ValidationResult } from './validate.js';
+import { validationMetrics, type ValidationResult } from './validate.js';
 
 export type EncoderKind = 'small-cnn' | 'finetune';
 export type LossKind = 'triplet' | 'binary';

@@ -49,26 +49,6 @@ function sqDist(emb: Float32Array, dim: number, i: number, j: number): number {
   return s;
 }
 
-/**
- * Test-time flip augmentation: row by row, the unit-length mean of an image's embedding (`a`) and its
- * mirror image's (`b`), as `visage verify --flip` computes it (GraphFaceEncoder).
- */
-export function flipAverage(a: Float32Array, b: Float32Array, dim: number): Float32Array {
-  if (a.length !== b.length || a.length % dim !== 0)
-    throw new VisageError('E_INTERNAL', `cannot average ${a.length} and ${b.length} values of ${dim}-D rows`);
-  const out = new Float32Array(a.length);
-  for (let o = 0; o < a.length; o += dim) {
-    let ss = 0;
-    for (let k = o; k < o + dim; k++) {
-      out[k] = a[k] + b[k];
-      ss += out[k] * out[k];
-    }
-    const norm = Math.sqrt(ss);
-    if (norm > 0) for (let k = o; k < o + dim; k++) out[k] /= norm;
-  }
-  return out;
-}
-
 /** Metrics of n embeddings (n × dim, row-major) with identity labels, images of an identity in order. */
 export function validationMetrics(
   emb: Float32Array,

@@ -9,6 +9,7 @@ import {
   cosineDistance,
   distanceAtConfidence,
   fitConfidence,
+  flipAverage,
   l2Normalize,
   sigmoid,
   squaredL2,
@@ -65,6 +66,20 @@ describe('distances', () => {
     throwsCode(() => verifyDecision(-1, 0.36), 'E_BAD_INPUT');
     throwsCode(() => verifyDecision(0.1, Number.NaN), 'E_BAD_OPTION');
   });
+});
+
+test('flipAverage: each row the unit-length mean of the image’s and its mirror’s embedding', () => {
+  const a = Float32Array.from([1, 0, 0.6, 0.8]);
+  const b = Float32Array.from([0, 1, 0.6, 0.8]);
+  const m = flipAverage(a, b, 2);
+  const h = Math.SQRT1_2;
+  for (const [i, v] of [h, h, 0.6, 0.8].entries()) assert.ok(Math.abs(m[i] - v) < 1e-7, `${i}: ${m[i]}`);
+  // Opposite vectors have no mean direction: the zero row is left as it is instead of becoming NaN.
+  assert.deepEqual(
+    flipAverage(Float32Array.from([1, 0]), Float32Array.from([-1, 0]), 2),
+    new Float32Array(2),
+  );
+  assert.throws(() => flipAverage(a, b.subarray(0, 2), 2), /cannot average/);
 });
 
 describe('confidence model', () => {

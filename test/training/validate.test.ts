@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { flipAverage, validationMetrics } from '../../src/training/validate.js';
+import { validationMetrics } from '../../src/training/validate.js';
 
 // Two identities × two images in 2-D: x says who it is, y is noise that dominates squared L2. A pair head
 // that only looks at x separates them perfectly.
@@ -66,18 +66,4 @@ test('per-identity errors at the best threshold equal a brute-force count (an id
     v.perIdentity.some((e) => e.falseReject > 0 || e.falseAccept > 0),
     'the case has errors',
   );
-});
-
-test('flipAverage: each row the unit-length mean of the image’s and its mirror’s embedding', () => {
-  const a = Float32Array.from([1, 0, 0.6, 0.8]);
-  const b = Float32Array.from([0, 1, 0.6, 0.8]);
-  const m = flipAverage(a, b, 2);
-  const h = Math.SQRT1_2;
-  for (const [i, v] of [h, h, 0.6, 0.8].entries()) assert.ok(Math.abs(m[i] - v) < 1e-7, `${i}: ${m[i]}`);
-  // Opposite vectors have no mean direction: the zero row is left as it is instead of becoming NaN.
-  assert.deepEqual(
-    flipAverage(Float32Array.from([1, 0]), Float32Array.from([-1, 0]), 2),
-    new Float32Array(2),
-  );
-  assert.throws(() => flipAverage(a, b.subarray(0, 2), 2), /cannot average/);
 });
