@@ -6,7 +6,7 @@ import { calibrateThreshold, evaluateIdentify, evaluatePairList } from '../../fa
 import { loadPairs, makePairs } from '../../eval/pairs.js';
 import { emit, note } from '../output.js';
 import { progressBar, type Progress } from '../progress.js';
-import { parseNumber } from './faces.js';
+import { parseNumber, withFlipOptions } from './faces.js';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -19,10 +19,8 @@ interface EvalCliOptions {
 }
 
 function common(cmd: Command): Command {
-  return cmd
-    .option('-m, --model <dir>', 'encoder: a Visage model folder (default: dlib ResNet-34)')
-    .option('--flip', 'test-time flip augmentation (default: on for a model trained with --val-flip)')
-    .option('--no-flip', 'no test-time flip, even for a model trained with --val-flip')
+  cmd.option('-m, --model <dir>', 'encoder: a Visage model folder (default: dlib ResNet-34)');
+  return withFlipOptions(cmd)
     .option('--threads <n>', 'worker threads (default: $VISAGE_THREADS or every core)')
     .option('--no-cache', 'ignore and do not write the embedding cache')
     .option('--no-fallback', 'skip images without a detectable face instead of using a centred crop');

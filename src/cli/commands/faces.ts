@@ -15,21 +15,26 @@ interface FaceCliOptions {
 export function withFaceOptions(cmd: Command, gallery: boolean): Command {
   if (gallery)
     cmd.option('-g, --gallery <file>', 'gallery file (default: $VISAGE_GALLERY or ./visage-gallery.sqlite)');
-  return cmd
-    .option(
-      '-m, --model <dir>',
-      'encoder: a Visage model folder from `visage train` (default: dlib ResNet-34)',
-    )
-    .option(
-      '--flip',
-      'test-time augmentation: also encode the mirror image and average (default: on for a model trained with --val-flip)',
-    )
-    .option('--no-flip', 'no test-time flip, even for a model trained with --val-flip')
+  cmd.option(
+    '-m, --model <dir>',
+    'encoder: a Visage model folder from `visage train` (default: dlib ResNet-34)',
+  );
+  return withFlipOptions(cmd)
     .option(
       '--threshold <d>',
       'decision threshold τ on the squared L2 distance (default: calibrated per model)',
     )
     .option('--calibration <file>', 'calibration file with per-model τ and confidence');
+}
+
+/** --flip / --no-flip; neither leaves the model's own default (on for a model trained with --val-flip). */
+export function withFlipOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--flip',
+      'test-time augmentation: also encode the mirror image and average (default: on for a model trained with --val-flip)',
+    )
+    .option('--no-flip', 'no test-time flip, even for a model trained with --val-flip');
 }
 
 export function parseNumber(
