@@ -215,13 +215,14 @@ describe('visage train (ORL)', () => {
     assert.notEqual(run.after!.auc, full.after!.auc, 'the flip changes what validation sees');
     assert.equal(loadModel(run.model!).meta.flip, true);
     assert.equal(loadModel(full.model!).meta.flip, undefined);
+    const file = path.join(orl, 's1', '1.pgm');
     const enc = loadGraphEncoder(run.model!);
     try {
       assert.equal(enc.flip, true);
       // verify/identify flip by default with this model and so see what its validation saw.
       const { metrics: v } = await heldOutMetrics(run.model!, enc);
       assert.ok(Math.abs(v.auc - run.after!.auc) < 0.01, `AUC ${v.auc} vs ${run.after!.auc}`);
-      const chip = centreCropResize(await decodeImage(path.join(orl, 's1', '1.pgm')), 32, 32);
+      const chip = centreCropResize(await decodeImage(file), 32, 32);
       const [byDefault] = await enc.encode([chip]);
       assert.deepEqual(byDefault, (await enc.encode([chip], { flip: true }))[0]);
       assert.notDeepEqual(byDefault, (await enc.encode([chip], { flip: false }))[0]);
@@ -229,7 +230,6 @@ describe('visage train (ORL)', () => {
       enc.dispose();
     }
     // So does `visage eval --model` (batch embedding in workers), unless told otherwise.
-    const file = path.join(orl, 's1', '1.pgm');
     const embed = async (flip?: boolean) =>
       (await embedFiles([file], { model: run.model, flip, cache: false, threads: 1 })).get(file)!.vector;
     const byDefault = await embed();
