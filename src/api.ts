@@ -11,7 +11,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { z } from 'zod';
 import { VisageError } from './errors.js';
+import { statInputFile } from './files.js';
+import { parseOptions, ThresholdSchema } from './options.js';
 import {
   confidence as confidenceOf,
   squaredL2,
@@ -30,8 +33,24 @@ import { Gallery, type PersonInfo, type SearchMatch } from './store/gallery.js';
 /** A file path, encoded image bytes, or decoded pixels. */
 export type ImageInput = string | Uint8Array | RgbImage;
 
+/** The options of `new Visage(…)`, checked once here (the CLI and the HTTP API pass theirs through it). */
+export const VisageOptionsSchema = z
+  .object({
+    gallery: z.string().min(1).optional(),
+    model: z.string().min(1).optional(),
+    encoder: z.custom<FaceEncoder>((e) => typeof e === 'object' && e !== null && 'encode' in e).optional(),
+    flip: z.boolean().optional(),
+    threshold: ThresholdSchema.optional(),
+    calibration: z.string().min(1).optional(),
+    maxPixels: z.number().int().min(1).optional(),
+  })
+  .strict();
+
 export interface VisageOptions {
-  /** Gallery file for enroll / identify / people (default: VISAGE_GALLERY, else ./visage-gallery.sqlite). */
+  /**
+   * Gallery file for enroll / identify / people (default: VISAGE_GALLERY, else ./visage-gallery.sqlite).
+   * enroll creates it; the other verbs need it to exist (E_GALLERY_NOT_FOUND).
+   */
   gallery?: string;
   /** A Visage model folder (from `visage train`) to use as the encoder instead of the default dlib ResNet. */
   model?: string;
@@ -39,16 +58,35 @@ export interface VisageOptions {
   encoder?: FaceEncoder;
   /**
    * Test-time flip augmentation: mean of the descriptors of the face and its mirror image (default: the
-   * encoder's own — on for a model trained with `--val-flip`, off for dlib).
+   * encoder's own — on for a model trained with `--val-flip`, off for dlib). Costs a second encoder pass.
    */
   flip?: boolean;
-  /** Override the decision threshold τ (squared L2 between unit vectors). */
+  /**
+   * Decision threshold τ on d = ‖f(a) − f(b)‖² between unit vectors, in [0, 4]: same person when d ≤ τ.
+   * Default: calibrated per model (models/calibration.json; about 0.19 for dlib). Lower is stricter.
+   */
   threshold?: number;
   /** Calibration file with per-model τ and confidence (default: the one shipped in models/calibration.json). */
   calibration?: string;
-  /** Pixel limit for decoded images (default 40 MP). */
+  /** Pixel limit for decoded images (default 40 MP, or VISAGE_MAX_PIXELS). */
   maxPixels?: number;
 }
+
+/** Options of `verify`: which face of each photo (detection order, 0 = best score); default the largest. */
+export const VerifyOptionsSchema = z
+  .object({ faceA: z.number().int().min(0).optional(), faceB: z.number().int().min(0).optional() })
+  .strict();
+export type VerifyOptions = z.input<typeof VerifyOptionsSchema>;
+
+/** Options of `identify`: how many nearest people to list per face (default 3, at least 1). */
+export const IdentifyOptionsSchema = z.object({ top: z.number().int().min(1).max(1000).default(3) }).strict();
+export type IdentifyOptions = z.input<typeof IdentifyOptionsSchema>;
+
+/** A person's name: non-empty after trimming, at most 200 characters. */
+export const PersonNameSchema = z
+  .string()
+  .refine((n) => n.trim().length > 0, 'a person needs a non-empty name')
+  .refine((n) => n.length <= 200, 'a name is at most 200 characters');
 
 export interface FaceReport {
   /** Index of the face in detection order (best score first). */
@@ -75,11 +113,21 @@ export interface UsedFace extends FaceReport {
   found: number;
 }
 
-export interface IdentifiedFace extends FaceReport {
-  /** Best match within τ, or 'unknown'. */
-  identity: string | 'unknown';
-  distance: number | null;
+/** A gallery person matched to a face. */
+export interface FaceMatch {
+  name: string;
+  /** d = ‖f(face) − f(person)‖², the closest of the person's embeddings. */
+  distance: number;
+  /** P(same | d) from the model's calibration; null when the model has none. */
   confidence: number | null;
+}
+
+export interface IdentifiedFace extends FaceReport {
+  /**
+   * Who this face is: the nearest enrolled person within τ, or null for nobody ("unknown"). Within one
+   * photo each person is given to at most one face — the closest; another face gets its next match.
+   */
+  match: FaceMatch | null;
   /** Nearest people, closest first, at most `top`, regardless of τ. */
   matches: Array<SearchMatch & { confidence: number | null }>;
 }
@@ -98,6 +146,13 @@ export interface EnrollResult {
   created: boolean;
   faces: UsedFace[];
   notes: string[];
+}
+
+export interface DetectResult {
+  image: string;
+  width: number;
+  height: number;
+  faces: Array<FaceReport & { landmarks?: DetectedFace['landmarks'] }>;
 }
 
 export interface EmbedResult {
@@ -127,9 +182,11 @@ export class Visage {
   private galleryHandle?: Gallery;
   private calibration?: CalibrationFile | null;
 
+  /** Options are checked here (E_BAD_OPTION); no model is loaded until the first verb needs it. */
   constructor(options: VisageOptions = {}) {
-    this.options = options;
-    this.pipeline = new FacePipeline({ encoder: options.encoder, model: options.model });
+    this.options = parseOptions(VisageOptionsSchema, options, 'Visage options');
+    if (this.options.calibration) statInputFile(this.options.calibration, 'calibration file');
+    this.pipeline = new FacePipeline({ encoder: this.options.encoder, model: this.options.model });
   }
 
   /** Decode any accepted input into RGB pixels (EXIF-rotated, size-checked). */
@@ -227,16 +284,17 @@ export class Visage {
     };
   }
 
-  /** 1:1 — are these the same person? */
-  async verify(
-    a: ImageInput,
-    b: ImageInput,
-    opts: { faceA?: number; faceB?: number } = {},
-  ): Promise<VerifyResult> {
-    const notes: string[] = [];
-    const ea = await this.oneFace(a, opts.faceA, notes);
-    const eb = await this.oneFace(b, opts.faceB, notes);
+  /**
+   * 1:1 — are the faces in two photos the same person? Uses the largest face of each photo unless
+   * `faceA` / `faceB` pick another (notes say when a photo had several). `same` is d ≤ τ.
+   */
+  async verify(a: ImageInput, b: ImageInput, opts: VerifyOptions = {}): Promise<VerifyResult> {
+    const o = parseOptions(VerifyOptionsSchema, opts, 'verify options');
+    // The model and its threshold first: a bad --model or --calibration fails before any detection.
     const policy = await this.policy();
+    const notes: string[] = [];
+    const ea = await this.oneFace(a, o.faceA, notes);
+    const eb = await this.oneFace(b, o.faceB, notes);
     const distance = squaredL2(ea.embedding.vector, eb.embedding.vector);
     const decision = verifyDecision(distance, policy.threshold);
     return {
@@ -250,80 +308,134 @@ export class Visage {
     };
   }
 
-  /** The gallery, opened (or created for this encoder) on first use. */
-  async gallery(): Promise<Gallery> {
+  /**
+   * The gallery, opened on first use. Only enroll (`create`) makes a new file; the verbs that read or edit
+   * what is there fail with E_GALLERY_NOT_FOUND on a missing one instead of leaving an empty file behind.
+   */
+  async gallery(opts: { create?: boolean } = {}): Promise<Gallery> {
     if (!this.galleryHandle) {
       const encoder = await this.pipeline.encoder();
       const file = this.options.gallery ?? process.env.VISAGE_GALLERY ?? 'visage-gallery.sqlite';
-      this.galleryHandle = Gallery.open(file, { model: encoder.id, dim: encoder.dim });
+      this.galleryHandle = Gallery.open(file, {
+        model: encoder.id,
+        dim: encoder.dim,
+        create: opts.create ?? false,
+      });
     }
     return this.galleryHandle;
   }
 
   /**
-   * One-shot enrollment: one photo is enough, more are allowed. Every image must show a face (the largest is
-   * used); all embeddings are computed before the gallery is touched, and written in one transaction.
+   * One-shot enrollment: one photo is enough, more are allowed (a path, bytes, pixels, or a list of them).
+   * Every image must show a face (the largest is used); all embeddings are computed before the gallery is
+   * touched, and written in one transaction, so a bad photo in the list stores nothing.
    */
-  async enroll(name: string, inputs: ImageInput[]): Promise<EnrollResult> {
-    if (!name.trim()) throw new VisageError('E_BAD_INPUT', 'a person needs a non-empty name');
-    if (inputs.length === 0) throw new VisageError('E_USAGE', 'enroll needs at least one image');
+  async enroll(name: string, inputs: ImageInput | ImageInput[]): Promise<EnrollResult> {
+    const person = parseOptions(PersonNameSchema, name, 'enroll');
+    const list = Array.isArray(inputs) ? inputs : [inputs];
+    if (list.length === 0) throw new VisageError('E_USAGE', 'enroll needs at least one image');
+    await this.pipeline.encoder();
     const notes: string[] = [];
     const used: UsedFace[] = [];
     const vectors: Embedding[] = [];
-    for (const input of inputs) {
+    for (const input of list) {
       const e = await this.oneFace(input, undefined, notes);
       used.push(e.used);
       vectors.push(e.embedding);
     }
-    const gallery = await this.gallery();
-    const r = gallery.enroll(name, vectors, { source: used.map((u) => u.image) });
+    const gallery = await this.gallery({ create: true });
+    const r = gallery.enroll(person, vectors, { source: used.map((u) => u.image) });
     return { name: r.name, added: r.added, total: r.total, created: r.created, faces: used, notes };
   }
 
-  /** 1:K — who is each face in the photo, or 'unknown'. A photo without faces gives an empty list. */
-  async identify(input: ImageInput, opts: { top?: number } = {}): Promise<IdentifyResult> {
-    const gallery = await this.gallery();
+  /**
+   * 1:K — who is each face in the photo? Each face gets `match` (the nearest person within τ) or null
+   * for unknown, plus its `top` nearest people. Faces of one photo are assigned one-to-one: a person
+   * matched by two faces keeps the closer one. A photo without faces gives an empty list.
+   */
+  async identify(input: ImageInput, opts: IdentifyOptions = {}): Promise<IdentifyResult> {
+    const { top } = parseOptions(IdentifyOptionsSchema, opts, 'identify options');
     const policy = await this.policy();
+    const gallery = await this.gallery();
     const img = await this.load(input);
     const faces = await this.pipeline.embedAll(img, { flip: this.options.flip });
     const conf = (d: number) => (policy.confidence ? confidenceOf(policy.confidence, d) : null);
+    // Enough candidates per face that a face losing its first choice can still take its next one.
+    const results = faces.map((f) =>
+      gallery.search(f.embedding, { top: Math.max(top, faces.length), threshold: policy.threshold }),
+    );
+    const assigned = assignOneToOne(
+      results.map((r) => r.matches.filter((m) => m.distance <= policy.threshold)),
+    );
     return {
       image: describe(input),
       model: (await this.pipeline.encoder()).id,
       threshold: policy.threshold,
       faces: faces.map((f, index) => {
-        const r = gallery.search(f.embedding, { top: opts.top ?? 3, threshold: policy.threshold });
-        const best = r.best;
+        const m = assigned[index];
         return {
           index,
           box: f.face.box,
           score: f.face.score,
-          identity: best === 'unknown' ? 'unknown' : best.name,
-          distance: best === 'unknown' ? (r.matches[0]?.distance ?? null) : best.distance,
-          confidence: best === 'unknown' ? null : conf(best.distance),
-          matches: r.matches.map((m) => ({ ...m, confidence: conf(m.distance) })),
+          match: m ? { name: m.name, distance: m.distance, confidence: conf(m.distance) } : null,
+          matches: results[index].matches.slice(0, top).map((c) => ({ ...c, confidence: conf(c.distance) })),
         };
       }),
     };
   }
 
+  /** Every face in a photo (boxes in pixels, score 0…1, 68 landmarks), best score first; no embeddings. */
+  async detect(input: ImageInput): Promise<DetectResult> {
+    const img = await this.load(input);
+    const faces = await this.pipeline.detect(img);
+    return {
+      image: describe(input),
+      width: img.width,
+      height: img.height,
+      faces: faces.map((f, index) => ({ index, box: f.box, score: f.score, landmarks: f.landmarks })),
+    };
+  }
+
+  /** Everyone enrolled, with embedding counts (E_GALLERY_NOT_FOUND when the gallery file does not exist). */
   async listPeople(): Promise<PersonInfo[]> {
     return (await this.gallery()).listPeople();
   }
 
+  /** Delete a person and all their embeddings (E_UNKNOWN_PERSON when there is no such person). */
   async removePerson(name: string): Promise<{ name: string; embeddings: number }> {
     return (await this.gallery()).removePerson(name);
   }
 
+  /** Rename a person (E_UNKNOWN_PERSON for a missing one). */
   async renamePerson(from: string, to: string): Promise<void> {
+    parseOptions(PersonNameSchema, to, 'rename');
     (await this.gallery()).renamePerson(from, to);
   }
 
+  /** Close the gallery and free the models' memory. The instance can be used again afterwards. */
   async close(): Promise<void> {
     this.galleryHandle?.close();
     this.galleryHandle = undefined;
     await this.pipeline.dispose();
   }
+}
+
+/**
+ * One person per face: candidate pairs (face, person within τ) taken closest first, each face and each
+ * person used once. Greedy is exact enough here: a photo has a handful of faces and the distances of
+ * true matches are far apart from those of strangers.
+ */
+export function assignOneToOne(candidates: SearchMatch[][]): Array<SearchMatch | null> {
+  const pairs = candidates.flatMap((list, face) => list.map((m) => ({ face, m })));
+  pairs.sort((x, y) => x.m.distance - y.m.distance || x.face - y.face);
+  const out: Array<SearchMatch | null> = candidates.map(() => null);
+  const taken = new Set<number>();
+  for (const { face, m } of pairs) {
+    if (out[face] || taken.has(m.personId)) continue;
+    out[face] = m;
+    taken.add(m.personId);
+  }
+  return out;
 }
 
 function area(f: DetectedFace): number {

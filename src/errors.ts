@@ -8,6 +8,10 @@ export type ErrorCode =
   | 'E_BAD_OPTION'
   // input (CLI exit 2)
   | 'E_FILE_NOT_FOUND'
+  | 'E_NOT_A_FILE'
+  | 'E_NOT_A_DIRECTORY'
+  | 'E_FILE_TOO_LARGE'
+  | 'E_OUTPUT_PATH'
   | 'E_EMPTY_FILE'
   | 'E_NOT_AN_IMAGE'
   | 'E_TRUNCATED_IMAGE'
@@ -17,6 +21,7 @@ export type ErrorCode =
   | 'E_FACE_INDEX'
   | 'E_UNKNOWN_PERSON'
   | 'E_EMPTY_GALLERY'
+  | 'E_GALLERY_NOT_FOUND'
   | 'E_MODEL_MISMATCH'
   | 'E_GALLERY_LOCKED'
   | 'E_BAD_GALLERY'
@@ -26,6 +31,7 @@ export type ErrorCode =
   | 'E_UNKNOWN_LAYER'
   | 'E_BAD_DATASET'
   | 'E_BAD_INPUT'
+  | 'E_DIVERGED'
   // environment / internal (CLI exit 3)
   | 'E_MODEL_NOT_FOUND'
   | 'E_BACKEND'

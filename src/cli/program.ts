@@ -17,7 +17,8 @@ export function buildProgram(): Command {
     .version(visageVersion())
     .option('--json', 'machine-readable JSON on stdout')
     .option('-q, --quiet', 'no progress or notes on stderr')
-    .showHelpAfterError()
+    // commander's own messages go through reportError, so they carry E_USAGE (and JSON under --json).
+    .configureOutput({ outputError: () => {} })
     .hook('preAction', (cmd) => {
       const o = cmd.optsWithGlobals<{ json?: boolean; quiet?: boolean }>();
       out.json = Boolean(o.json);
@@ -50,7 +51,8 @@ export async function runCli(argv: string[]): Promise<number> {
         e.code === 'commander.help'
       )
         return 0;
-      return 1;
+      out.json = argv.includes('--json');
+      return reportError(new VisageError('E_USAGE', `${e.message.replace(/^error: /, '')} (see --help)`));
     }
     if (e instanceof VisageError || e instanceof Error) return reportError(e);
     return reportError(new Error(String(e)));

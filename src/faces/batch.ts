@@ -1,4 +1,4 @@
-import fs from 'node:fs';
+import { readInputFile } from '../files.js';
 import { envThreads } from '../config.js';
 import { WorkerPool } from '../engine/pool/pool.js';
 import { loadModel } from '../engine/graph/serialize.js';
@@ -77,7 +77,7 @@ export async function embedFiles(
   };
   for (const file of unique) {
     // The cache is keyed by the file's bytes; without a cache there is nothing to read them for here.
-    const key = cache ? EmbeddingCache.key(fs.readFileSync(file), model, variant) : '';
+    const key = cache ? EmbeddingCache.key(readInputFile(file, 'image'), model, variant) : '';
     const hit = cache?.get(key);
     if (hit) take(file, hit);
     else todo.push({ file, key });

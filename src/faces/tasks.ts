@@ -2,7 +2,6 @@
  * Worker-side tasks of the face pipeline: each worker keeps one FacePipeline (models load once per
  * worker) and embeds whole files, so many images spread over every core.
  */
-import fs from 'node:fs';
 import { sibling } from '../engine/pool/pool.js';
 import { decodeImage } from '../image/decode.js';
 import { crop } from '../image/geometry.js';
@@ -56,7 +55,7 @@ export function centreCrop(
 
 export async function embedFile(task: EmbedFileTask): Promise<EmbedFileResult> {
   const pipeline = pipelineFor(task.model);
-  const img = await decodeImage(fs.readFileSync(task.file)).catch((e: Error & { details?: object }) => {
+  const img = await decodeImage(task.file).catch((e: Error & { details?: object }) => {
     if (e && typeof e === 'object' && 'details' in e) e.details = { ...e.details, path: task.file };
     throw e;
   });

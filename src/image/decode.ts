@@ -12,9 +12,11 @@
  * The pixel limit is checked from the header before any pixel data is decoded, so a decompression bomb
  * (a tiny PNG claiming 50 megapixels) costs microseconds, not gigabytes.
  */
+import { statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import { VisageError } from '../errors.js';
+import { statInputFile } from '../files.js';
 import { decodePnm, isPnm } from './pnm.js';
 import type { RgbImage } from './rgb.js';
 
@@ -127,23 +129,23 @@ async function readInput(
   }
   const details: Details = { path: input };
   const where = `"${input}"`;
+  // Only regular files under the byte limit: /dev/zero would grow memory forever and a FIFO would hang.
+  try {
+    statInputFile(input, 'image');
+  } catch (e) {
+    if ((e as VisageError).code === 'E_NOT_A_FILE' && isDirectory(input))
+      throw new VisageError('E_NOT_AN_IMAGE', `${where} is a directory, not an image`, details);
+    throw e;
+  }
   let buf: Buffer;
   try {
     buf = await fs.readFile(input);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw new VisageError('E_FILE_NOT_FOUND', `file not found: ${input}`, details, { cause: e });
-    }
-    if (code === 'EISDIR')
-      throw new VisageError('E_NOT_AN_IMAGE', `${where} is a directory, not an image`, details);
     throw new VisageError(
       'E_BAD_INPUT',
       `cannot read ${where}: ${(e as Error).message}`,
-      { ...details, errno: code },
-      {
-        cause: e,
-      },
+      { ...details, errno: (e as NodeJS.ErrnoException).code },
+      { cause: e },
     );
   }
   if (buf.length === 0) throw new VisageError('E_EMPTY_FILE', `${where} is empty (0 bytes)`, details);
@@ -325,4 +327,8 @@ function describeContent(buf: Buffer): string {
   for (const b of head)
     if ((b >= 0x20 && b < 0x7f) || b === 0x09 || b === 0x0a || b === 0x0d || b >= 0x80) printable++;
   return printable === head.length ? 'it looks like text' : 'unrecognised binary data';
+}
+
+function isDirectory(p: string): boolean {
+  return statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
 }

@@ -32,7 +32,14 @@ export interface GalleryOptions {
   /** Embedding model id; required to create a gallery; when opening, must match the file (E_MODEL_MISMATCH). */
   model?: string;
   dim?: number;
+  /** Open without writing (every write then fails). The file must exist. */
   readonly?: boolean;
+  /**
+   * Create the file when it is missing (default true). False for verbs that only read or change what is
+   * there (list, remove, rename, identify), so that a mistyped path fails with E_GALLERY_NOT_FOUND
+   * instead of leaving an empty gallery behind.
+   */
+  create?: boolean;
   /** Keep the face crops given to enroll. Off by default: a gallery of vectors is far less sensitive. */
   storePhotos?: boolean;
   /** How long to wait for another process's write lock before E_GALLERY_LOCKED (default 5000 ms). */
@@ -92,8 +99,8 @@ export interface SearchMatch {
 export interface SearchResult {
   /** Nearest people first, at most `top`, regardless of the threshold. */
   matches: SearchMatch[];
-  /** The nearest person if within τ, else 'unknown' (open-set rejection). */
-  best: SearchMatch | 'unknown';
+  /** The nearest person if within τ, else null: nobody enrolled is close enough (open-set rejection). */
+  best: SearchMatch | null;
   threshold: number;
 }
 
@@ -244,6 +251,13 @@ export class Gallery {
       throw new VisageError('E_BAD_OPTION', `dim must be a positive integer, got ${opts.dim}`);
     }
     const exists = precheckFile(file, readonly);
+    if (!exists && opts.create === false && !fs.existsSync(file)) {
+      throw new VisageError(
+        'E_GALLERY_NOT_FOUND',
+        `gallery not found: ${file} (enroll someone first, or pass the right --gallery)`,
+        { file },
+      );
+    }
     if (!exists && (opts.model === undefined || opts.dim === undefined)) {
       throw new VisageError('E_BAD_OPTION', `creating gallery ${file} needs the embedding model id and dim`, {
         file,
@@ -650,7 +664,7 @@ export class Gallery {
 
   /**
    * Exact open-set search: the `top` nearest people (each scored by their closest embedding) and the
-   * verdict — the nearest person when within τ, else 'unknown'. E_EMPTY_GALLERY when nothing is enrolled.
+   * verdict — the nearest person when within τ, else null. E_EMPTY_GALLERY when nothing is enrolled.
    */
   search(query: EnrollVector, opts: SearchOptions): SearchResult {
     this.checkOpen();
@@ -673,7 +687,7 @@ export class Gallery {
     }
     const matches = this.index.search(q, top);
     const first = matches[0];
-    return { matches, best: first.distance <= opts.threshold ? first : 'unknown', threshold: opts.threshold };
+    return { matches, best: first.distance <= opts.threshold ? first : null, threshold: opts.threshold };
   }
 
   stats(): GalleryStats {

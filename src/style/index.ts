@@ -5,7 +5,7 @@ import { VisageError } from '../errors.js';
 import { assertRgbImage, type RgbImage } from '../image/index.js';
 import { luminanceInputs, recombineChrominance } from './colors.js';
 import type { FeatureNet } from './feature-net.js';
-import { loadInceptionV3 } from './nets/inception-v3.js';
+import { INCEPTION_V3_NAME, loadInceptionV3 } from './nets/inception-v3.js';
 import { VGG19_DEFAULT_CONTENT, VGG19_DEFAULT_STYLE } from './nets/vgg19.js';
 import { vgg19FromFile, vgg19UntilFor } from './weights/index.js';
 import {
@@ -249,17 +249,102 @@ export async function stylize(
       );
   });
 
+  checkScaleSizes(net.name, content, styles, t.styleScale, t.scales);
+
   const preserveColors = opts.preserveColors ?? false;
   const inputs = preserveColors ? luminanceInputs(content, styles) : { content, styles };
+  // A J that is no longer a finite number (weights so large that it overflows, a learning rate that
+  // explodes) stops the run with E_DIVERGED instead of writing a meaningless image.
+  const stop = new AbortController();
+  const abortOuter = () => stop.abort();
+  opts.signal?.addEventListener('abort', abortOuter, { once: true });
+  if (opts.signal?.aborted) stop.abort();
+  let diverged: TransferProgress | undefined;
   const result = await runTransfer(
     net,
     inputs.content,
     inputs.styles.map((image, i) => ({ image, weight: blend[i] })),
-    t,
-  );
+    {
+      ...t,
+      signal: stop.signal,
+      onProgress: (p) => {
+        if (!Number.isFinite(p.J)) {
+          diverged ??= p;
+          stop.abort();
+          return;
+        }
+        t.onProgress?.(p);
+      },
+    },
+  ).finally(() => opts.signal?.removeEventListener('abort', abortOuter));
+  if (diverged)
+    throw new VisageError(
+      'E_DIVERGED',
+      `style transfer diverged at step ${diverged.step}: J = ${diverged.J} (J_content ${diverged.Jcontent}, ` +
+        `J_style ${diverged.Jstyle}); lower the weights or the learning rate`,
+      { step: diverged.step, J: diverged.J },
+    );
   if (preserveColors) result.image = recombineChrominance(result.image, content);
   const { signal: _s, onProgress: _p, onPreview: _v, ...rest } = t;
   return { ...result, options: { ...rest, preserveColors, network: net.name } };
+}
+
+/**
+ * The smallest short side each known network takes at every scale (InceptionV3's unpadded stem and
+ * reductions run out of pixels below it: 57×43 works, 56×42 fails inside the engine; VGG-19's five
+ * poolings need 32) and its wasm heap per output pixel, measured by `visage bench style --check-1024`
+ * (peak heap ÷ pixels at the largest size run).
+ */
+function networkLimits(name: string): { minSide: number; heapBytesPerPixel: number } | undefined {
+  if (name === INCEPTION_V3_NAME) return { minSide: 43, heapBytesPerPixel: 3577e6 / (1024 * 1024) };
+  if (name.startsWith('vgg19')) return { minSide: 32, heapBytesPerPixel: 2392e6 / (512 * 512) };
+  return undefined;
+}
+
+/** The heap the tfjs wasm backend can grow to (its hard cap), less a margin for the inputs and the rest. */
+const WASM_HEAP_BUDGET = 3.8e9;
+
+/** Refuse up front what the network cannot take, instead of a crash or an abort minutes later. */
+function checkScaleSizes(
+  network: string,
+  content: RgbImage,
+  styles: RgbImage[],
+  styleScale: number,
+  scales: number[],
+): void {
+  const limits = networkLimits(network);
+  if (!limits) return;
+  for (const long of scales) {
+    const { width, height } = fitLongSide(content.width, content.height, long);
+    if (Math.min(width, height) < limits.minSide)
+      throw new VisageError(
+        'E_BAD_OPTION',
+        `at size ${long} the ${content.width}×${content.height} content image becomes ${width}×${height}, ` +
+          `below the ${limits.minSide}-px short side ${network} needs; use a larger size`,
+        { size: long, width, height, minSide: limits.minSide },
+      );
+    styles.forEach((s, i) => {
+      // Each style image is resized to styleScale² × the content's area, keeping its own aspect.
+      const k = styleScale * Math.sqrt((width * height) / (s.width * s.height));
+      if (Math.min(s.width, s.height) * k < limits.minSide)
+        throw new VisageError(
+          'E_BAD_INPUT',
+          `at size ${long}, style image ${i + 1} (${s.width}×${s.height}) is resized to a short side of ` +
+            `${Math.floor(Math.min(s.width, s.height) * k)} px, below the ${limits.minSide} px ${network} needs; ` +
+            'use a larger size or a less elongated style image',
+          { style: i + 1, size: long, minSide: limits.minSide },
+        );
+    });
+  }
+  const last = fitLongSide(content.width, content.height, scales[scales.length - 1]);
+  const bytes = last.width * last.height * limits.heapBytesPerPixel;
+  if (bytes > WASM_HEAP_BUDGET)
+    throw new VisageError(
+      'E_IMAGE_TOO_LARGE',
+      `a ${last.width}×${last.height} result on ${network} needs about ${(bytes / 1e9).toFixed(1)} GB, over ` +
+        `the ${(WASM_HEAP_BUDGET / 1e9).toFixed(1)} GB the engine's heap can hold; use a smaller size`,
+      { width: last.width, height: last.height, bytes },
+    );
 }
 
 export type { TransferProgress as StyleProgress };

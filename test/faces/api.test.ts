@@ -37,8 +37,30 @@ test('verify: same person is same, different people are not, with a calibrated c
   assert.ok(same.confidence > 0.5 && diff.confidence < 0.5);
 });
 
-test('identify on an empty gallery is E_EMPTY_GALLERY', async () => {
-  await assert.rejects(v.identify(img('obama', 'obama3.jpg')), { code: 'E_EMPTY_GALLERY' });
+test('identify: a missing gallery is E_GALLERY_NOT_FOUND (no file left behind), an empty one E_EMPTY_GALLERY', async () => {
+  await assert.rejects(v.identify(img('obama', 'obama3.jpg')), { code: 'E_GALLERY_NOT_FOUND' });
+  assert.equal(fs.existsSync(path.join(dir, 'g.sqlite')), false);
+  await assert.rejects(v.listPeople(), { code: 'E_GALLERY_NOT_FOUND' });
+  const empty = path.join(dir, 'empty.sqlite');
+  Gallery.open(empty, { model: (await v.pipeline.encoder()).id, dim: 128 }).close();
+  const w = new Visage({ gallery: empty });
+  await assert.rejects(w.identify(img('obama', 'obama3.jpg')), { code: 'E_EMPTY_GALLERY' });
+  await w.close();
+});
+
+test('options are checked by one schema: a bad threshold, top or name is E_BAD_OPTION', async () => {
+  assert.throws(() => new Visage({ threshold: -5 }), { code: 'E_BAD_OPTION' });
+  assert.throws(() => new Visage({ threshold: Number.NaN }), { code: 'E_BAD_OPTION' });
+  assert.throws(() => new Visage({ gallery: '' }), { code: 'E_BAD_OPTION' });
+  assert.throws(() => new Visage({ calibration: path.join(dir, 'nope.json') }), {
+    code: 'E_FILE_NOT_FOUND',
+  });
+  assert.throws(() => new Visage({ bogus: 1 } as never), { code: 'E_BAD_OPTION' });
+  await assert.rejects(v.identify(img('obama', 'obama3.jpg'), { top: 0 }), { code: 'E_BAD_OPTION' });
+  await assert.rejects(v.verify(img('obama', 'obama.jpg'), img('obama', 'obama2.jpg'), { faceA: -1 }), {
+    code: 'E_BAD_OPTION',
+  });
+  await assert.rejects(v.enroll('  ', [img('obama', 'obama.jpg')]), { code: 'E_BAD_OPTION' });
 });
 
 test('one-shot enroll then identify every face of a group photo; a stranger is unknown', async () => {
@@ -46,10 +68,32 @@ test('one-shot enroll then identify every face of a group photo; a stranger is u
   await v.enroll('biden', [img('biden', 'biden.jpg')]);
   const group = await v.identify(img('_multi_face', 'obama_and_biden.jpg'));
   // The photo also shows a child, lower right, who is not enrolled: open-set says unknown.
-  assert.deepEqual(group.faces.map((f) => f.identity).sort(), ['biden', 'obama', 'unknown']);
+  const names = group.faces.map((f) => f.match?.name ?? '(unknown)');
+  assert.deepEqual(names.sort(), ['(unknown)', 'biden', 'obama']);
   const stranger = await v.identify(img('kit_harington', 'john1.jpeg'));
   assert.equal(stranger.faces.length, 1);
-  assert.equal(stranger.faces[0].identity, 'unknown');
+  assert.equal(stranger.faces[0].match, null);
+  assert.ok(stranger.faces[0].matches.length > 0, 'the nearest people are still listed');
+});
+
+test('a single path enrolls one photo (not its characters); a person named "unknown" is a person', async () => {
+  await v.enroll('unknown', img('kit_harington', 'john1.jpeg'));
+  const r = await v.identify(img('kit_harington', 'john2.jpeg'));
+  assert.equal(r.faces[0].match?.name, 'unknown');
+  await v.removePerson('unknown');
+});
+
+test('one person per face in one photo: the closer face keeps the name', async () => {
+  // obama enrolled alone: in the group photo only one face may be called obama.
+  const solo = path.join(dir, 'solo.sqlite');
+  const w = new Visage({ gallery: solo, threshold: 4 });
+  await w.enroll('obama', img('obama', 'obama.jpg'));
+  const r = await w.identify(img('_multi_face', 'obama_and_biden.jpg'));
+  await w.close();
+  const named = r.faces.filter((f) => f.match !== null);
+  assert.equal(named.length, 1, 'τ = 4 accepts every face, yet only one may be obama');
+  const closest = Math.min(...r.faces.map((f) => f.matches[0].distance));
+  assert.equal(named[0].match!.distance, closest);
 });
 
 test('a failed enroll (no face in one image) leaves the gallery exactly as it was', async () => {

@@ -359,8 +359,8 @@ describe('search is exact', () => {
       for (let i = 0; i < expected.length; i++) {
         assert.ok(Math.abs(got.matches[i].distance - expected[i][1]) < 1e-5, `distance ${i}`);
       }
-      const expectBest = expected[0][1] <= 0.6 ? expected[0][0] : 'unknown';
-      assert.equal(got.best === 'unknown' ? 'unknown' : got.best.name, expectBest);
+      const expectBest = expected[0][1] <= 0.6 ? expected[0][0] : null;
+      assert.equal(got.best === null ? null : got.best.name, expectBest);
     }
     g.close();
   });
@@ -370,12 +370,12 @@ describe('search is exact', () => {
     const people = Array.from({ length: 50 }, () => unit(128));
     g.enrollMany(people.map((v, i) => ({ name: `n${i}`, embeddings: [v] })));
     const stranger = g.search(unit(128), { threshold: 0.5 });
-    assert.equal(stranger.best, 'unknown');
+    assert.equal(stranger.best, null);
     assert.ok(stranger.matches[0].distance > 0.5, 'random 128-D directions are far apart');
     const known = g.search(near(people[17], 0.03), { threshold: 0.5 });
     assert.equal((known.best as SearchMatch).name, 'n17');
     const d = known.matches[0].distance;
-    assert.equal(g.search(near(people[17], 0.03), { threshold: d }).best !== 'unknown', true);
+    assert.equal(g.search(near(people[17], 0.03), { threshold: d }).best !== null, true);
     assert.equal(stranger.matches.length, 5);
     g.close();
   });

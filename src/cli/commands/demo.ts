@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { Visage } from '../../api.js';
+import { Visage, type FaceMatch } from '../../api.js';
 import { VisageError } from '../../errors.js';
 import { drawBox, drawText, measureText } from '../../image/draw.js';
 import { writeImage } from '../../image/encode.js';
@@ -42,7 +42,7 @@ export interface FaceDemoResult {
   identified: Array<{
     image: string;
     output: string;
-    faces: Array<{ identity: string; distance: number | null; box: string }>;
+    faces: Array<{ match: FaceMatch | null; box: string }>;
   }>;
   verify: {
     a: string;
@@ -83,11 +83,11 @@ export async function faceDemo(outDir: string): Promise<FaceDemoResult> {
       const thick = Math.max(2, Math.round(canvas.width / 400));
       const scale = Math.max(2, Math.round(canvas.width / 320));
       for (const f of r.faces) {
-        const idx = f.identity === 'unknown' ? -1 : enrolled.findIndex((e) => e.name === f.identity);
+        const idx = f.match ? enrolled.findIndex((e) => e.name === f.match!.name) : -1;
         const colour =
           idx < 0 ? ([200, 200, 200] as [number, number, number]) : COLOURS[idx % COLOURS.length];
         drawBox(canvas, f.box, colour, thick);
-        const label = f.identity === 'unknown' ? 'unknown' : `${f.identity} d=${f.distance!.toFixed(2)}`;
+        const label = f.match ? `${f.match.name} d=${f.match.distance.toFixed(2)}` : 'unknown';
         // Keep the label inside the picture, above the box when there is room.
         const size = measureText(label, scale);
         const x = Math.max(0, Math.min(Math.round(f.box.x), canvas.width - size.width - 2));
@@ -99,7 +99,7 @@ export async function faceDemo(outDir: string): Promise<FaceDemoResult> {
       identified.push({
         image: path.basename(file),
         output,
-        faces: r.faces.map((f) => ({ identity: f.identity, distance: f.distance, box: box(f.box) })),
+        faces: r.faces.map((f) => ({ match: f.match, box: box(f.box) })),
       });
     }
     const vr = await v.verify(first, rest[0]);
@@ -175,7 +175,8 @@ export function registerDemo(program: Command): void {
         [
           `faces: enrolled ${faces.enrolled.map((e) => e.name).join(', ')} from ${faces.enrolled[0]?.from}`,
           ...faces.identified.map(
-            (i) => `  ${i.image}: ${i.faces.map((f) => f.identity).join(', ') || 'no face'} → ${i.output}`,
+            (i) =>
+              `  ${i.image}: ${i.faces.map((f) => f.match?.name ?? 'unknown').join(', ') || 'no face'} → ${i.output}`,
           ),
           `  verify ${faces.verify.a} vs ${faces.verify.b} (largest faces): ${faces.verify.same ? 'same person' : 'different people'}, d = ${faces.verify.distance.toFixed(3)} (τ = ${faces.verify.threshold.toFixed(3)})`,
           ...(style

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { shippedCalibrationFile, userCalibrationFile } from '../../api.js';
 import { VisageError } from '../../errors.js';
+import { loadModel } from '../../engine/graph/serialize.js';
+import { assertInputDir, assertOutputDir, assertOutputFile, statInputFile } from '../../files.js';
 import { loadCalibration, saveCalibration, withPolicy } from '../../faces/calibration.js';
 import { calibrateThreshold, evaluateIdentify, evaluatePairList } from '../../faces/evaluate.js';
 import { loadPairs, makePairs } from '../../eval/pairs.js';
@@ -8,7 +10,6 @@ import { emit, note } from '../output.js';
 import { progressBar, type Progress } from '../progress.js';
 import { parseNumber, withFlipOptions } from './faces.js';
 import fs from 'node:fs';
-import path from 'node:path';
 
 interface EvalCliOptions {
   model?: string;
@@ -24,6 +25,14 @@ function common(cmd: Command): Command {
     .option('--threads <n>', 'worker threads (default: $VISAGE_THREADS or every core)')
     .option('--no-cache', 'ignore and do not write the embedding cache')
     .option('--no-fallback', 'skip images without a detectable face instead of using a centred crop');
+}
+
+/** Inputs and outputs checked before minutes of detection, each named in its error. */
+function checkPaths(o: { model?: string; pairs?: string; roots?: string[]; plots?: string }): void {
+  if (o.model) loadModel(o.model);
+  if (o.pairs) statInputFile(o.pairs, 'pairs file');
+  for (const r of o.roots ?? []) assertInputDir(r, 'image root', 'E_BAD_DATASET');
+  if (o.plots) assertOutputDir(o.plots, '--plots folder');
 }
 
 function batchOptions(o: EvalCliOptions, label: string) {
@@ -84,6 +93,7 @@ export function registerEval(program: Command): void {
         throw new VisageError('E_USAGE', 'eval pairs needs --pairs <file> or --root <identity folders>');
       if (o.peer !== undefined && o.peer !== 'face-api')
         throw new VisageError('E_BAD_OPTION', `--peer must be face-api, got "${o.peer}"`);
+      checkPaths({ model: o.model, pairs: o.pairs, roots: o.root ? [o.root] : [], plots: o.plots });
       const b = batchOptions(o, 'embedding');
       const int = (v: string, name: string) => parseNumber(v, name, (n) => Number.isInteger(n) && n >= 1)!;
       const list = o.pairs
@@ -127,6 +137,7 @@ export function registerEval(program: Command): void {
         '4',
       ),
   ).action(async (o: EvalCliOptions & { root: string; far: string; openSetEvery: string }) => {
+    checkPaths({ model: o.model, roots: [o.root] });
     const b = batchOptions(o, 'embedding');
     const r = await evaluateIdentify(o.root, {
       ...b.opts,
@@ -161,16 +172,18 @@ export function registerEval(program: Command): void {
       throw new VisageError('E_USAGE', 'calibrate needs --pairs <file> or --root <identity folders>');
     const far =
       o.far === 'best-accuracy' ? 'best-accuracy' : parseNumber(o.far, '--far', (n) => n > 0 && n < 1)!;
-    const b = batchOptions(o, 'embedding');
-    const source = o.pairs ? { pairs: o.pairs, root: o.root?.[0] } : { roots: o.root! };
-    const r = await calibrateThreshold(source, { ...b.opts, far }).finally(b.stop);
+    checkPaths({ model: o.model, pairs: o.pairs, roots: o.root });
     const out = o.out ?? userCalibrationFile();
+    assertOutputFile(out, 'calibration file');
+    // The file to update is read before the work, so a broken one fails now rather than after it.
     const base = fs.existsSync(out)
       ? loadCalibration(out)
       : fs.existsSync(shippedCalibrationFile())
         ? loadCalibration(shippedCalibrationFile())
         : { version: 1 as const, policies: {} };
-    fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+    const b = batchOptions(o, 'embedding');
+    const source = o.pairs ? { pairs: o.pairs, root: o.root?.[0] } : { roots: o.root! };
+    const r = await calibrateThreshold(source, { ...b.opts, far }).finally(b.stop);
     saveCalibration(out, withPolicy(base, r.model, r.entry));
     note(`saved to ${out}`);
     emit(

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { Visage, type VisageOptions } from '../../api.js';
 import { VisageError } from '../../errors.js';
+import { strictNumber } from '../../options.js';
 import { emit, note } from '../output.js';
 
 interface FaceCliOptions {
@@ -37,14 +38,15 @@ export function withFlipOptions(cmd: Command): Command {
     .option('--no-flip', 'no test-time flip, even for a model trained with --val-flip');
 }
 
+/** A number option, strictly (see strictNumber: "" and "0x2" are refused), then checked by `check`. */
 export function parseNumber(
   v: string | undefined,
   what: string,
   check: (n: number) => boolean = Number.isFinite,
 ): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!check(n)) throw new VisageError('E_BAD_OPTION', `${what} must be a valid number, got "${v}"`);
+  const n = strictNumber(v, what);
+  if (n === undefined) return undefined;
+  if (!check(n)) throw new VisageError('E_BAD_OPTION', `${what} is out of range: "${v}"`);
   return n;
 }
 
@@ -134,10 +136,10 @@ export function registerFaces(program: Command): void {
         : r.faces
             .map(
               (f) =>
-                `face #${f.index} at ${box(f.box)}: ${f.identity}` +
-                (f.identity === 'unknown'
-                  ? ''
-                  : ` (d = ${fmt(f.distance)}, confidence ${pct(f.confidence)})`) +
+                `face #${f.index} at ${box(f.box)}: ` +
+                (f.match
+                  ? `${f.match.name} (d = ${fmt(f.match.distance)}, confidence ${pct(f.match.confidence)})`
+                  : 'unknown (nobody within τ)') +
                 `\n    nearest: ${f.matches.map((m) => `${m.name} ${fmt(m.distance)}`).join(', ')}`,
             )
             .join('\n'),

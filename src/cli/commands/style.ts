@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { VisageError } from '../../errors.js';
+import { assertOutputFile } from '../../files.js';
 import { decodeImage } from '../../image/decode.js';
 import { writeImage } from '../../image/encode.js';
 import { sideBySide } from '../../image/geometry.js';
@@ -146,13 +147,16 @@ export function registerStyle(program: Command): void {
       if (!o.out) throw new VisageError('E_USAGE', "required option '-o, --out <file>' not specified");
       const out = o.out;
       const opts = styleOptionsFrom(o);
-      const contentImg = await decodeImage(content);
-      const styleImgs = await Promise.all(styles.map((s) => decodeImage(s)));
+      // Outputs first: a typo in -o must not cost the whole optimisation.
+      assertOutputFile(out, '--out');
       const ext = path.extname(out).toLowerCase();
       if (!['.png', '.jpg', '.jpeg'].includes(ext))
         throw new VisageError('E_BAD_OPTION', `--out must end in .png, .jpg or .jpeg, got "${out}"`);
       if (o.grid && !['.png', '.jpg', '.jpeg'].includes(path.extname(o.grid).toLowerCase()))
         throw new VisageError('E_BAD_OPTION', `--grid must end in .png, .jpg or .jpeg, got "${o.grid}"`);
+      if (o.grid) assertOutputFile(o.grid, '--grid');
+      const contentImg = await decodeImage(content);
+      const styleImgs = await Promise.all(styles.map((s) => decodeImage(s)));
       // Ctrl-C stops the optimisation; the best image so far is still written.
       const abort = new AbortController();
       const onSigint = () => {

@@ -26,6 +26,7 @@ import {
 import { emit, note } from '../output.js';
 import { progressBar, type Progress } from '../progress.js';
 import { parseNumber } from './faces.js';
+import { assertInputDir, assertOutputDir } from '../../files.js';
 
 interface TrainCliOptions {
   data?: string;
@@ -194,6 +195,8 @@ function epochLine(e: TrainEpoch, epochs: number): string {
 
 async function runTrain(o: TrainCliOptions): Promise<void> {
   const opts = trainOptionsFromCli(o);
+  if (o.data) assertInputDir(o.data, '--data', 'E_BAD_DATASET');
+  assertOutputDir(o.out, '--out');
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
