@@ -7,7 +7,7 @@ import { OnnxShardTrainer } from '../../src/training/onnx-shard.js';
 import { ShardTrainer, type ShardSpec } from '../../src/training/shard.js';
 import { resnetEmbedding } from '../../src/training/nets/resnet.js';
 import { smallCnn } from '../../src/training/nets/small-cnn.js';
-import { mulberry32 } from '../../src/engine/graph/index.js';
+import { mulberry32 } from '../../src/util/random.js';
 
 // Every gradient rule of the onnxruntime trainer against tfjs' tape on the same network, weights, images
 // and upstream gradient: small CNNs (both heads), a ResNet-18 shape (stride-2 convs, projection shortcuts,

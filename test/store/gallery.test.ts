@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { Gallery, type SearchMatch } from '../../src/store/gallery.js';
-import { gaussian, mulberry32, randomUnitVector } from '../../src/store/bench.js';
+import { gaussianPaired, mulberry32, randomUnitVector } from '../../src/util/random.js';
 import { squaredL2 } from '../../src/faces/compare.js';
 import { VisageError, type ErrorCode } from '../../src/errors.js';
 
@@ -39,7 +39,7 @@ function throwsCode(fn: () => unknown, code: ErrorCode): VisageError {
   return caught;
 }
 
-const normal = gaussian(mulberry32(12345));
+const normal = gaussianPaired(mulberry32(12345));
 const unit = (dim = DIM): Float32Array => randomUnitVector(normal, dim);
 /** A unit vector close to v (like another photo of the same face). */
 function near(v: Float32Array, sigma = 0.05): Float32Array {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { shippedCalibrationFile, userCalibrationFile } from '../../api.js';
 import { VisageError } from '../../errors.js';
 import { loadCalibration, saveCalibration, withPolicy } from '../../faces/calibration.js';
-import { calibrateThreshold, evaluateIdentify, evaluatePairList } from '../../faces/evaluate.js';
+import { calibrateThreshold, evaluateIdentify, evaluatePairList } from '../../eval/evaluate.js';
 import { loadPairs, makePairs } from '../../eval/pairs.js';
 import { emit, note } from '../output.js';
 import { progressBar, type Progress } from '../progress.js';
