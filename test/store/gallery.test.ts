@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { Gallery, type SearchMatch } from '../../src/store/gallery.js';
 import { gaussianPaired, mulberry32, randomUnitVector } from '../../src/util/random.js';
 import { squaredL2 } from '../../src/faces/compare.js';
-import { VisageError, type ErrorCode } from '../../src/errors.js';
+import { exitCodeFor, VisageError, type ErrorCode } from '../../src/errors.js';
 
 const MODEL = 'test-model@1';
 const DIM = 16;
@@ -181,7 +181,7 @@ describe('Gallery basics', () => {
     );
     const d = again.search(bob, { threshold: 0.1 }).matches[0].distance;
     assert.ok(d < 1e-5, `stored vector round-trips (d=${d}; float32 scan)`);
-    throwsCode(() => again.enroll('Carol', [unit()]), 'E_BAD_OPTION');
+    throwsCode(() => again.enroll('Carol', [unit()]), 'E_READ_ONLY');
     again.close();
   });
 
@@ -216,6 +216,29 @@ describe('Gallery basics', () => {
       'E_FILE_NOT_FOUND',
     );
     throwsCode(() => Gallery.open(newFile(), { readonly: true }), 'E_FILE_NOT_FOUND');
+  });
+
+  test('a gallery opened read-only refuses every write with E_READ_ONLY, an input error (exit 2)', () => {
+    const file = newFile();
+    const w = Gallery.open(file, { model: MODEL, dim: DIM });
+    w.enroll('Ann', [unit()]);
+    w.close();
+    const g = Gallery.open(file, { readonly: true });
+    const writes: Array<() => unknown> = [
+      () => g.enroll('Ben', [unit()]),
+      () => g.enrollMany([{ name: 'Ben', embeddings: [unit()] }]),
+      () => g.removePerson('Ann'),
+      () => g.renamePerson('Ann', 'Anna'),
+    ];
+    for (const write of writes) {
+      const e = throwsCode(write, 'E_READ_ONLY');
+      assert.equal(exitCodeFor(e), 2);
+    }
+    assert.deepEqual(
+      g.listPeople().map((p) => p.name),
+      ['Ann'],
+    );
+    g.close();
   });
 
   test('a failed enroll leaves file and index exactly as they were', () => {

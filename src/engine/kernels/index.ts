@@ -55,7 +55,4 @@ export function registerFastGradients(): void {
   }
 }
 
-/** Names of the kernels we provide on wasm. */
-export const fastGradientKernelNames: readonly string[] = fastGradientKernels.map((k) => k.kernelName);
-
 registerFastGradients();
