@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'E_MODEL_MISMATCH'
   | 'E_GALLERY_LOCKED'
   | 'E_BAD_GALLERY'
+  | 'E_READ_ONLY'
   | 'E_BAD_MODEL'
   | 'E_BAD_WEIGHTS'
   | 'E_WRONG_NETWORK'

@@ -15,11 +15,11 @@ projection into 0..255, the copy of G kept as the best-so-far candidate and the 
 
 Subcommands (prints one JSON object on stdout):
   run      --dir D [--threads N] [--iterations 5] [--warmup 2] [--check]
-           D holds model/ and config.json + the raw float32 images the bench wrote (see src/style/bench.ts).
+           D holds model/ and config.json + the raw float32 images the bench wrote (see src/bench/style.ts).
            --check: J of D/check.f32 and the content-layer tap of the content image, for the bench to
            compare with tfjs' (proves both ran the same network and costs).
   forward  --model M --input X.f32 --shape H,W,C --taps a,b --out O
-           Writes O/<tap>.f32 (NHWC float32) for each tap: the interpreter alone (test/style/bench.test.ts).
+           Writes O/<tap>.f32 (NHWC float32) for each tap: the interpreter alone (test/bench/style.test.ts).
 """
 import argparse
 import json

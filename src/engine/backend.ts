@@ -8,12 +8,6 @@ import { VisageError } from '../errors.js';
 
 let ready: Promise<BackendName> | undefined;
 
-/** Hooks run once after the backend is up (e.g. registering our gradient kernels). */
-const afterInit: Array<(backend: BackendName) => void> = [];
-export function onEngineReady(hook: (backend: BackendName) => void): void {
-  afterInit.push(hook);
-}
-
 /**
  * Bring up the tensor engine once per thread. wasm (SIMD, XNNPACK) is the default; `cpu` (pure JS) is
  * the explicit fallback for platforms where WebAssembly SIMD is unavailable.
@@ -34,7 +28,6 @@ export function initEngine(backend: BackendName = envBackend()): Promise<Backend
         { cause: e },
       );
     }
-    for (const hook of afterInit) hook(backend);
     return backend;
   })();
   return ready;

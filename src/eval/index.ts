@@ -8,4 +8,3 @@ export {
   type RocPlotOptions,
   type HistogramPlotOptions,
 } from './plot.js';
-export { mulberry32, gaussian, randomUnitVector } from './random.js';

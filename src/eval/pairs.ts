@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { VisageError } from '../errors.js';
-import { mulberry32 } from './random.js';
+import { mulberry32 } from '../util/random.js';
 
 export interface ImagePair {
   a: string;

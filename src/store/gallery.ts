@@ -154,7 +154,7 @@ function translate(e: unknown, file: string): unknown {
   }
   if (code.startsWith('SQLITE_READONLY')) {
     return new VisageError(
-      'E_BAD_OPTION',
+      'E_READ_ONLY',
       `gallery ${file} cannot be written: ${msg}`,
       { file },
       { cause: e },
@@ -432,7 +432,8 @@ export class Gallery {
 
   private checkWritable(): void {
     this.checkOpen();
-    if (this.readonly) throw new VisageError('E_BAD_OPTION', `gallery ${this.file} was opened read-only`);
+    if (this.readonly)
+      throw new VisageError('E_READ_ONLY', `gallery ${this.file} was opened read-only`, { file: this.file });
   }
 
   /** Run `fn` in one IMMEDIATE transaction, translating lock/corruption errors. */

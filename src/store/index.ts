@@ -14,10 +14,4 @@ export {
   type SearchResult,
   type StoredPhoto,
 } from './gallery.js';
-export {
-  benchGallerySearch,
-  type GalleryBenchOptions,
-  type GalleryBenchResult,
-  type Timing,
-} from './bench.js';
 export { SCHEMA_VERSION } from './schema.js';

@@ -52,5 +52,3 @@ export const MetaSchema = z.object({
   dim: intString.refine((d) => d > 0, 'dim must be positive'),
   created_at: z.string(),
 });
-
-export type GalleryMeta = z.infer<typeof MetaSchema>;

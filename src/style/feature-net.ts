@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { VisageError } from '../errors.js';
 import { TfjsNetwork, type NetworkDef, type WeightMap } from '../engine/graph/index.js';
-import type { TransferOptions } from './transfer.js';
+import type { TransferOptions } from './options.js';
 
 /** Optimisation settings a network was tuned with; stylize() uses them where the caller sets nothing. */
 export type TransferDefaults = Partial<

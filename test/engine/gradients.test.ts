@@ -7,7 +7,7 @@ import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
 import { fastGradientKernels, registerFastGradients } from '../../src/engine/kernels/index.js';
-import { gridLimits } from '../../src/engine/kernels/phase_grid.js';
+import { gridLimits } from '../../src/engine/kernels/phase-grid.js';
 
 type Fn = (...xs: tf.Tensor[]) => tf.Tensor;
 

@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { initEngine } from '../../src/engine/backend.js';
 import { initWeights, type NetworkDef } from '../../src/engine/graph/index.js';
+import { createSession } from '../../src/engine/onnx/runtime.js';
+import { buildTrainingGraphs, gradName } from '../../src/engine/onnx/training-graph.js';
 import { ParamLayout } from '../../src/training/params.js';
 import { OnnxShardTrainer } from '../../src/training/onnx-shard.js';
 import { ShardTrainer, type ShardSpec } from '../../src/training/shard.js';
 import { resnetEmbedding } from '../../src/training/nets/resnet.js';
 import { smallCnn } from '../../src/training/nets/small-cnn.js';
-import { mulberry32 } from '../../src/engine/graph/index.js';
+import { mulberry32 } from '../../src/util/random.js';
 
 // Every gradient rule of the onnxruntime trainer against tfjs' tape on the same network, weights, images
 // and upstream gradient: small CNNs (both heads), a ResNet-18 shape (stride-2 convs, projection shortcuts,
@@ -47,6 +49,12 @@ async function compare(
   convKernels: 'hwio' | 'oihw' = 'hwio',
 ) {
   const layout = ParamLayout.of(def, input, frozen);
+  // Every frozen node names real weights, and they are all constants (else the frozen case proves nothing).
+  for (const node of frozen) {
+    const own = layout.entries.filter((e) => e.name.startsWith(`${node}/`));
+    assert.ok(own.length > 0, `frozen node ${node} has no weights in this network`);
+    for (const e of own) assert.equal(e.trainable, false, `${e.name} of frozen node ${node} is trainable`);
+  }
   const weights = initWeights(def, input, 3);
   const params = layout.pack(weights);
   // Moving statistics away from 0/1 so the inference graph's use of them is checked.
@@ -60,6 +68,17 @@ async function compare(
   // The onnxruntime replica may keep conv kernels in OIHW order (ParamLayout convKernels): same weights.
   const ortLayout = ParamLayout.of(def, input, frozen, { convKernels });
   const ortParams = ortLayout.pack(layout.unpack(params));
+  // The backward graph returns a gradient for exactly the trainable parameters: none for frozen weights
+  // or moving statistics.
+  const backward = await createSession(buildTrainingGraphs(def, input, ortLayout.entries, n).backward, 1);
+  const outputs = new Set(backward.outputNames);
+  await backward.release();
+  for (const e of ortLayout.entries)
+    assert.equal(
+      outputs.has(gradName(e.name)),
+      e.trainable,
+      `${e.name} (${e.trainable ? 'trainable' : 'frozen or a moving statistic'}): gradient output ${outputs.has(gradName(e.name)) ? 'present' : 'missing'}`,
+    );
   const images = random(n * input[0] * input[1] * input[2], 7);
   const tf = new ShardTrainer(spec, params);
   const ort = await OnnxShardTrainer.create({ def, input, entries: ortLayout.entries }, 2);

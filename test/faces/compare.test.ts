@@ -15,8 +15,8 @@ import {
   squaredL2,
   verifyDecision,
 } from '../../src/faces/compare.js';
+import { calibrationEntry } from '../../src/eval/calibrate.js';
 import {
-  calibrationEntry,
   loadCalibration,
   parseCalibration,
   policyFor,
@@ -24,7 +24,7 @@ import {
   withPolicy,
   type CalibrationFile,
 } from '../../src/faces/calibration.js';
-import { gaussian, mulberry32 } from '../../src/eval/random.js';
+import { gaussianPaired, mulberry32 } from '../../src/util/random.js';
 import { VisageError, type ErrorCode } from '../../src/errors.js';
 
 function throwsCode(fn: () => unknown, code: ErrorCode, message?: RegExp): void {
@@ -125,7 +125,7 @@ describe('confidence model', () => {
     const small = sigmoid(-800);
     assert.equal(big, 1);
     assert.equal(small, 0);
-    assert.ok(Number.isFinite(gaussian(mulberry32(1))()));
+    assert.ok(Number.isFinite(gaussianPaired(mulberry32(1))()));
   });
 });
 

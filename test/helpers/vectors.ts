@@ -1,4 +1,4 @@
-import { gaussian, mulberry32 } from '../../src/engine/graph/index.js';
+import { gaussian, mulberry32 } from '../../src/util/random.js';
 
 /** n unit vectors of size dim (seeded), row-major: embeddings for loss and miner tests. */
 export function unitRows(n: number, dim: number, seed: number): Float32Array {

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { Gallery } from '../../src/store/gallery.js';
-import { gaussian, mulberry32, randomUnitVector } from '../../src/store/bench.js';
+import { gaussianPaired, mulberry32, randomUnitVector } from '../../src/util/random.js';
 
 function ready(): void {
   fs.writeSync(1, 'READY\n');
@@ -42,7 +42,7 @@ if (mode === 'lock-write') {
   const [model, dimS, nS] = rest;
   const dim = Number(dimS);
   const n = Number(nS);
-  const normal = gaussian(mulberry32(99));
+  const normal = gaussianPaired(mulberry32(99));
   const g = Gallery.open(file, { model, dim });
   g.enrollMany(
     (function* () {

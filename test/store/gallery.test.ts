@@ -7,9 +7,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { Gallery, type SearchMatch } from '../../src/store/gallery.js';
-import { gaussian, mulberry32, randomUnitVector } from '../../src/store/bench.js';
+import { gaussianPaired, mulberry32, randomUnitVector } from '../../src/util/random.js';
 import { squaredL2 } from '../../src/faces/compare.js';
-import { VisageError, type ErrorCode } from '../../src/errors.js';
+import { exitCodeFor, VisageError, type ErrorCode } from '../../src/errors.js';
 
 const MODEL = 'test-model@1';
 const DIM = 16;
@@ -39,7 +39,7 @@ function throwsCode(fn: () => unknown, code: ErrorCode): VisageError {
   return caught;
 }
 
-const normal = gaussian(mulberry32(12345));
+const normal = gaussianPaired(mulberry32(12345));
 const unit = (dim = DIM): Float32Array => randomUnitVector(normal, dim);
 /** A unit vector close to v (like another photo of the same face). */
 function near(v: Float32Array, sigma = 0.05): Float32Array {
@@ -181,7 +181,7 @@ describe('Gallery basics', () => {
     );
     const d = again.search(bob, { threshold: 0.1 }).matches[0].distance;
     assert.ok(d < 1e-5, `stored vector round-trips (d=${d}; float32 scan)`);
-    throwsCode(() => again.enroll('Carol', [unit()]), 'E_BAD_OPTION');
+    throwsCode(() => again.enroll('Carol', [unit()]), 'E_READ_ONLY');
     again.close();
   });
 
@@ -216,6 +216,29 @@ describe('Gallery basics', () => {
       'E_FILE_NOT_FOUND',
     );
     throwsCode(() => Gallery.open(newFile(), { readonly: true }), 'E_FILE_NOT_FOUND');
+  });
+
+  test('a gallery opened read-only refuses every write with E_READ_ONLY, an input error (exit 2)', () => {
+    const file = newFile();
+    const w = Gallery.open(file, { model: MODEL, dim: DIM });
+    w.enroll('Ann', [unit()]);
+    w.close();
+    const g = Gallery.open(file, { readonly: true });
+    const writes: Array<() => unknown> = [
+      () => g.enroll('Ben', [unit()]),
+      () => g.enrollMany([{ name: 'Ben', embeddings: [unit()] }]),
+      () => g.removePerson('Ann'),
+      () => g.renamePerson('Ann', 'Anna'),
+    ];
+    for (const write of writes) {
+      const e = throwsCode(write, 'E_READ_ONLY');
+      assert.equal(exitCodeFor(e), 2);
+    }
+    assert.deepEqual(
+      g.listPeople().map((p) => p.name),
+      ['Ann'],
+    );
+    g.close();
   });
 
   test('a failed enroll leaves file and index exactly as they were', () => {

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { VectorIndex, type IndexMatch } from '../../src/store/vector-index.js';
-import { gaussian, mulberry32, randomUnitVector } from '../../src/eval/random.js';
+import { gaussianPaired, mulberry32, randomUnitVector } from '../../src/util/random.js';
 
 /** Best-per-person squared L2 by brute force in float64, nearest first. */
 function bruteForce(
@@ -32,7 +32,7 @@ describe('VectorIndex', () => {
   for (const kernel of ['wasm-simd', 'js'] as const) {
     test(`${kernel}: exact vs brute force through growth and removals`, () => {
       const dim = 32;
-      const normal = gaussian(mulberry32(5));
+      const normal = gaussianPaired(mulberry32(5));
       const rand = mulberry32(6);
       const index = new VectorIndex(dim, 1, { kernel });
       assert.equal(index.kernel, kernel);
@@ -69,7 +69,7 @@ describe('VectorIndex', () => {
     assert.equal(new VectorIndex(128).kernel, 'wasm-simd');
     const odd = new VectorIndex(10);
     assert.equal(odd.kernel, 'js');
-    const normal = gaussian(mulberry32(9));
+    const normal = gaussianPaired(mulberry32(9));
     const a = new VectorIndex(128, 16, { kernel: 'wasm-simd' });
     const b = new VectorIndex(128, 16, { kernel: 'js' });
     for (let i = 0; i < 500; i++) {

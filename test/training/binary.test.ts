@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { gaussian, mulberry32 } from '../../src/engine/graph/index.js';
+import { gaussian, mulberry32 } from '../../src/util/random.js';
 import { Rng } from '../../src/training/data/rng.js';
 import {
   BinaryPairLoss,

@@ -5,7 +5,7 @@ import {
   formatStyleBench,
   STYLE_BENCH_NETWORKS,
   type StyleBenchNetwork,
-} from '../../style/bench.js';
+} from '../../bench/style.js';
 import { emit, note } from '../output.js';
 import { parseNumber } from './faces.js';
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { benchEngine, formatEngineBench } from '../../engine/bench/engine-bench.js';
-import { benchFaces, formatFacesBench } from '../../faces/bench.js';
-import { benchGallerySearch } from '../../store/bench.js';
+import { benchEngine, formatEngineBench } from '../../bench/engine.js';
+import { benchFaces, formatFacesBench } from '../../bench/faces.js';
+import { benchGallerySearch } from '../../bench/gallery.js';
 import { emit, note } from '../output.js';
 import { registerBenchStyle } from './bench-style.js';
 import { parseNumber } from './faces.js';

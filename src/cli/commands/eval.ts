@@ -4,7 +4,7 @@ import { VisageError } from '../../errors.js';
 import { loadModel } from '../../engine/graph/serialize.js';
 import { assertInputDir, assertOutputDir, assertOutputFile, statInputFile } from '../../files.js';
 import { loadCalibration, saveCalibration, withPolicy } from '../../faces/calibration.js';
-import { calibrateThreshold, evaluateIdentify, evaluatePairList } from '../../faces/evaluate.js';
+import { calibrateThreshold, evaluateIdentify, evaluatePairList } from '../../eval/evaluate.js';
 import { loadPairs, makePairs } from '../../eval/pairs.js';
 import { emit, note } from '../output.js';
 import { progressBar, type Progress } from '../progress.js';

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { envThreads } from '../../config.js';
-import { findTorchPython, peerScript } from '../../engine/bench/torch-peer.js';
+import { findTorchPython, peerScript } from '../../bench/torch-peer.js';
 import { forwardFlops, initWeights, type NetworkDef } from '../../engine/graph/index.js';
 import { VisageError } from '../../errors.js';
 import {

@@ -1,7 +1,7 @@
 export * from './types.js';
 export { inferShapes, weightSpecs, type WeightSpec } from './shapes.js';
 export { forwardFlops } from './flops.js';
-export { initWeights, mulberry32, gaussian } from './init.js';
+export { initWeights } from './init.js';
 export { TfjsNetwork, type ForwardOptions } from './tfjs-executor.js';
 export { foldBatchNorm } from './fold.js';
 export { fuseConvAffineActivation } from './fuse.js';

@@ -1,24 +1,6 @@
 import { weightSpecs } from './shapes.js';
 import type { NetworkDef, WeightMap } from './types.js';
-
-/** Small, seedable PRNG (mulberry32) so that training runs are reproducible. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function gaussian(rand: () => number): () => number {
-  return () => {
-    const u = Math.max(rand(), 1e-12);
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
-  };
-}
+import { gaussian, mulberry32 } from '../../util/random.js';
 
 /**
  * Fresh weights for training from scratch: He-normal kernels (ReLU networks), zero biases,

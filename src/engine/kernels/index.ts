@@ -13,17 +13,17 @@ import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig } from '@tensorflow/tfjs-core';
-import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.js';
-import { conv2DBackpropInputConfig } from './conv2d_backprop_input.js';
-import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_conv2d_backprop_filter.js';
-import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_conv2d_backprop_input.js';
-import { avgPoolGradConfig } from './avg_pool_grad.js';
-import { maxPoolGradConfig } from './max_pool_grad.js';
-import { meanConfig, sumConfig } from './reduce_leading_axes.js';
-import { keepStockKernel } from './stock_kernels.js';
+import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.js';
+import { conv2DBackpropInputConfig } from './conv2d-backprop-input.js';
+import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.js';
+import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise-conv2d-backprop-input.js';
+import { avgPoolGradConfig } from './avg-pool-grad.js';
+import { maxPoolGradConfig } from './max-pool-grad.js';
+import { meanConfig, sumConfig } from './reduce-leading-axes.js';
+import { keepStockKernel } from './stock-kernels.js';
 import { tileConfig } from './tile.js';
 
-export { stockWasmKernel } from './stock_kernels.js';
+export { stockWasmKernel } from './stock-kernels.js';
 
 /** Our kernels for the wasm backend. */
 export const fastGradientKernels: readonly KernelConfig[] = [
@@ -54,8 +54,5 @@ export function registerFastGradients(): void {
     tf.registerKernel(config);
   }
 }
-
-/** Names of the kernels we provide on wasm. */
-export const fastGradientKernelNames: readonly string[] = fastGradientKernels.map((k) => k.kernelName);
 
 registerFastGradients();

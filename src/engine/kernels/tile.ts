@@ -5,8 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { runStock } from './stock_kernels.js';
-import type { BackendWasm } from './wasm_backend.js';
+import { runStock } from './stock-kernels.js';
+import type { BackendWasm } from './wasm-backend.js';
 
 type Heap = Float32Array | Int32Array | Uint8Array;
 

@@ -7,7 +7,7 @@
  */
 import { VisageError } from '../../errors.js';
 import { assertRgbImage, decodeImage, resizeData, toGrey, type RgbImage } from '../../image/index.js';
-import type { Identity } from './scan.js';
+import type { Identity } from '../../eval/scan.js';
 
 /**
  * Face alignment supplied by the caller (the faces pipeline): the aligned face crop of `img`, any size

@@ -1,5 +1,5 @@
 /** Training data: identity folders → split → PK batches → cached, augmented, normalised float batches. */
-export { naturalCompare } from './natural-sort.js';
+export { naturalCompare } from '../../eval/natural-sort.js';
 export {
   scanIdentityFolders,
   countImages,
@@ -7,7 +7,7 @@ export {
   type Identity,
   type IdentityDataset,
   type ScanOptions,
-} from './scan.js';
+} from '../../eval/scan.js';
 export { splitByIdentity, type SplitOptions, type DatasetSplit } from './split.js';
 export {
   PKSampler,

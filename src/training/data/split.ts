@@ -4,7 +4,7 @@
  */
 import { VisageError } from '../../errors.js';
 import { checkSeed, deriveSeed, Rng, STREAM } from './rng.js';
-import type { IdentityDataset } from './scan.js';
+import type { IdentityDataset } from '../../eval/scan.js';
 
 export interface SplitOptions {
   /**

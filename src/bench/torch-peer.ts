@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { packageRoot } from '../../paths.js';
+import { packageRoot } from '../paths.js';
 
 let found: string | null | undefined;
 

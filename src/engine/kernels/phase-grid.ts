@@ -1,12 +1,12 @@
 /**
- * Heap layouts of x and dy on the filter gradients' phase grid (conv_geometry.ts): cell (b, qh, qw) of
+ * Heap layouts of x and dy on the filter gradients' phase grid (conv-geometry.ts): cell (b, qh, qw) of
  * phase (ph, pw) holds x[b, qh·stride + ph − pad, qw·stride + pw − pad] (zero on padding), and dy's grid
  * holds dy[b, qh, qw] where that output position exists (zero elsewhere). On these grids every filter tap
  * is a shift by a whole number of cells.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { gridToInput, type ConvAxis, type FilterGradAxis } from './conv_geometry.js';
+import { gridToInput, type ConvAxis, type FilterGradAxis } from './conv-geometry.js';
 import {
   allocF32,
   disposeInfos,
@@ -17,7 +17,7 @@ import {
   viewAs,
   viewInto,
   type BackendWasm,
-} from './wasm_backend.js';
+} from './wasm-backend.js';
 
 export interface GridSpec {
   rows: ConvAxis;

@@ -3,7 +3,7 @@
  *
  *   dW[tap][i][o] = Σ_p x[p·stride + tap·dilation − pad][i] · dy[p][o]
  *
- * x is laid out once, channel-major, as a padded "phase grid" (conv_geometry.ts) in which every tap is a
+ * x is laid out once, channel-major, as a padded "phase grid" (conv-geometry.ts) in which every tap is a
  * shift by a whole number of cells. The reduction over p then runs in chunks of a few thousand cells, each
  * one XNNPACK matmul  im2colᵀ[tap·inC, chunk] · dy[chunk, outC]: the im2col rows are plain copies of grid
  * rows, dy's chunk is the packed operand (XNNPACK packs its right-hand side on every new tensor, slowly, so
@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { convAxes, filterGradAxis } from './conv_geometry.js';
+import { convAxes, filterGradAxis } from './conv-geometry.js';
 import {
   channelMajorPhaseGrid,
   dyGrid,
@@ -19,7 +19,7 @@ import {
   gridCells,
   tapShifts,
   type GridSpec,
-} from './phase_grid.js';
+} from './phase-grid.js';
 import {
   allocF32,
   assertFloat32,
@@ -30,7 +30,7 @@ import {
   pair,
   runWasmKernel,
   type BackendWasm,
-} from './wasm_backend.js';
+} from './wasm-backend.js';
 
 interface Attrs {
   strides: number | [number, number];

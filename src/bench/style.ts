@@ -5,17 +5,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../engine/backend.js';
-import { findTorchPython, peerScript } from '../engine/bench/torch-peer.js';
+import { findTorchPython, peerScript } from './torch-peer.js';
 import { saveModel } from '../engine/graph/index.js';
 import { VisageError, isVisageError, type ErrorCode } from '../errors.js';
 import { decodeImage } from '../image/decode.js';
 import { crop, imageToTensor, resize, type RgbImage } from '../image/index.js';
 import { dependencyDir } from '../paths.js';
-import { GraphFeatureNet, type FeatureNet } from './feature-net.js';
-import { defaultStyleNetwork, stylize, type StylizeResult } from './index.js';
-import { randomVgg19 } from './nets/vgg19.js';
-import { generatedStyleImage } from './sample-style.js';
-import { evaluateCosts, type TransferOptions } from './transfer.js';
+import { median } from '../util/stats.js';
+import { GraphFeatureNet, type FeatureNet } from '../style/feature-net.js';
+import { defaultStyleNetwork, stylize, type StylizeResult } from '../style/index.js';
+import { randomVgg19 } from '../style/nets/vgg19.js';
+import { generatedStyleImage } from '../style/sample-style.js';
+import { evaluateCosts, type TransferOptions } from '../style/transfer.js';
 
 /**
  * `visage bench style`: seconds per iteration of the real style-transfer loop (runTransfer via stylize,
@@ -87,13 +88,6 @@ const PREPROCESS: Record<StyleBenchNetwork, PreprocessSpec> = {
 
 /** PYRAMID_LEVELS of transfer.ts (the peer rebuilds the same parametrisation). */
 const PYRAMID_LEVELS = 5;
-
-const median = (xs: number[]): number => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 function wasmHeapBytes(): number {
   const b = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
@@ -267,7 +261,7 @@ export async function runStyleCase(c: StyleBenchCase): Promise<StyleCaseResult> 
 /** Marker of the child's result line on stdout. */
 const RESULT_MARK = '@@visage-style-bench@@';
 
-/** Entry of the child process (bench-case.ts): runs argv's case and prints the marked result. */
+/** Entry of the child process (style-case.ts): runs argv's case and prints the marked result. */
 export async function styleCaseMain(arg: string | undefined): Promise<void> {
   try {
     const r = await runStyleCase(JSON.parse(arg ?? '') as StyleBenchCase);
@@ -280,10 +274,10 @@ export async function styleCaseMain(arg: string | undefined): Promise<void> {
   }
 }
 
-/** `node <bench-case>` argv: plain when compiled, through tsx's loader when running from sources. */
+/** `node <style-case>` argv: plain when compiled, through tsx's loader when running from sources. */
 function caseCommand(): string[] {
   const here = fileURLToPath(import.meta.url);
-  const entry = path.join(path.dirname(here), `bench-case${path.extname(here)}`);
+  const entry = path.join(path.dirname(here), `style-case${path.extname(here)}`);
   return entry.endsWith('.ts') ? ['--import', import.meta.resolve('tsx'), entry] : [entry];
 }
 

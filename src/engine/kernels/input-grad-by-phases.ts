@@ -1,10 +1,10 @@
 /**
  * The input gradient of a (dense or depthwise) convolution as stride² stride-1 forward convolutions of dy,
- * one per output phase (see conv_geometry.ts), run by the wasm backend's XNNPACK kernels and interleaved
+ * one per output phase (see conv-geometry.ts), run by the wasm backend's XNNPACK kernels and interleaved
  * into dx. For stride 1 this is a single convolution whose output is dx itself.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { inputGradPhases, type ConvAxis, type InputGradPhase } from './conv_geometry.js';
+import { inputGradPhases, type ConvAxis, type InputGradPhase } from './conv-geometry.js';
 import {
   allocF32,
   assertShape,
@@ -15,7 +15,7 @@ import {
   runWasmKernel,
   type BackendWasm,
   type ExplicitPad,
-} from './wasm_backend.js';
+} from './wasm-backend.js';
 
 export interface PhaseConvolution {
   kernel: string;

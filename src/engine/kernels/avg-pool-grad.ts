@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_conv2d_backprop_input.js';
+import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise-conv2d-backprop-input.js';
 import {
   allocF32,
   assertFloat32,
@@ -16,8 +16,8 @@ import {
   offsetF32,
   runWasmKernel,
   type BackendWasm,
-} from './wasm_backend.js';
-import { poolInfo, type PoolGradAttrs } from './pool_info.js';
+} from './wasm-backend.js';
+import { poolInfo, type PoolGradAttrs } from './pool-info.js';
 
 function avgPoolGrad(args: {
   inputs: { dy: TensorInfo; input: TensorInfo };

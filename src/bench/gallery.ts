@@ -8,11 +8,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Gallery } from './gallery.js';
-import { VectorIndex, type ScanKernel } from './vector-index.js';
-import { gaussian, mulberry32, randomUnitVector } from '../eval/random.js';
-
-export { gaussian, mulberry32, randomUnitVector };
+import { Gallery } from '../store/gallery.js';
+import { VectorIndex, type ScanKernel } from '../store/vector-index.js';
+import { gaussianPaired, mulberry32, randomUnitVector } from '../util/random.js';
+import { median } from '../util/stats.js';
 
 export interface GalleryBenchOptions {
   /** Gallery size in people (one embedding each). Default 100 000. */
@@ -68,7 +67,7 @@ function timing(samples: number[]): Timing {
   const s = [...samples].sort((a, b) => a - b);
   const q = (p: number): number => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
   return {
-    median: s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2,
+    median: median(s),
     p95: q(0.95),
     mean: s.reduce((a, b) => a + b, 0) / s.length,
     min: s[0],
@@ -81,7 +80,7 @@ export function benchGallerySearch(opts: GalleryBenchOptions = {}): GalleryBench
   const dim = opts.dim ?? 128;
   const queries = opts.queries ?? 200;
   const top = opts.top ?? 5;
-  const normal = gaussian(mulberry32(opts.seed ?? 1));
+  const normal = gaussianPaired(mulberry32(opts.seed ?? 1));
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'visage-bench-'));
   const file = path.join(dir, `bench-${n}x${dim}.gallery`);
   const model = `bench-random@${dim}`;

@@ -4,10 +4,10 @@
  * in/out-transposed filter; strided convolutions go through the sub-pixel phase split (no products with
  * inserted zeros).
  */
-import { convAxes } from './conv_geometry.js';
+import { convAxes } from './conv-geometry.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { inputGradByPhases } from './input_grad_by_phases.js';
+import { inputGradByPhases } from './input-grad-by-phases.js';
 import {
   allocF32,
   assertFloat32,
@@ -17,7 +17,7 @@ import {
   pair,
   runWasmKernel,
   type BackendWasm,
-} from './wasm_backend.js';
+} from './wasm-backend.js';
 
 interface Attrs {
   strides: number | [number, number];

@@ -3,10 +3,10 @@
  * convolution of dy with the rotated filter, per output phase for strided convolutions; with a channel
  * multiplier m the m gradient maps of each input channel are summed (an inner-axis Sum).
  */
-import { convAxes } from './conv_geometry.js';
+import { convAxes } from './conv-geometry.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { inputGradByPhases } from './input_grad_by_phases.js';
+import { inputGradByPhases } from './input-grad-by-phases.js';
 import {
   allocF32,
   assertFloat32,
@@ -17,7 +17,7 @@ import {
   runWasmKernel,
   viewAs,
   type BackendWasm,
-} from './wasm_backend.js';
+} from './wasm-backend.js';
 
 interface Attrs {
   strides: number | [number, number];

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { runStock } from './stock_kernels.js';
+import { runStock } from './stock-kernels.js';
 import {
   disposeInfos,
   heapF32,
@@ -16,7 +16,7 @@ import {
   viewAs,
   viewInto,
   type BackendWasm,
-} from './wasm_backend.js';
+} from './wasm-backend.js';
 
 interface ReduceArgs {
   inputs: { x: TensorInfo };

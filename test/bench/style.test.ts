@@ -6,14 +6,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
-import {
-  initWeights,
-  mulberry32,
-  saveModel,
-  TfjsNetwork,
-  type NetworkDef,
-} from '../../src/engine/graph/index.js';
-import { benchStyle, findTorchPython, stylePeerScript } from '../../src/style/bench.js';
+import { initWeights, saveModel, TfjsNetwork, type NetworkDef } from '../../src/engine/graph/index.js';
+import { mulberry32 } from '../../src/util/random.js';
+import { benchStyle, findTorchPython, stylePeerScript } from '../../src/bench/style.js';
 
 test('bench style: a 64-px InceptionV3 case in a fresh process gives finite positive numbers', async () => {
   const b = await benchStyle({

@@ -6,8 +6,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import '../kernels/index.js';
-import { stockWasmKernel } from '../kernels/index.js';
+import '../engine/kernels/index.js';
+import { stockWasmKernel } from '../engine/kernels/index.js';
+import { median } from '../util/stats.js';
 
 export interface ConvBenchOptions {
   batch?: number;
@@ -62,11 +63,6 @@ export interface ConvBenchResult {
   cases: ConvBenchCase[];
   /** The same numbers as a printable table. */
   table: string;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 interface Sample {

@@ -3,14 +3,14 @@
  *
  *   dW[tap][c][q] = Σ_p x[p·stride + tap·dilation − pad][c] · dy[p][c·m + q]
  *
- * On the phase grid (phase_grid.ts) every tap is a shift of whole cells, so for a chunk of cells the tap's
+ * On the phase grid (phase-grid.ts) every tap is a shift of whole cells, so for a chunk of cells the tap's
  * x rows and dy rows are two contiguous heap ranges: they enter XNNPACK's Multiply as zero-copy views, and
  * an AvgPool over the chunk (a channel-last reduction, no transpose) sums the products per channel.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { convAxes, filterGradAxis } from './conv_geometry.js';
-import { dyGrid, forBatchGroups, gridCells, nhwcPhaseGrid, tapShifts, type GridSpec } from './phase_grid.js';
+import { convAxes, filterGradAxis } from './conv-geometry.js';
+import { dyGrid, forBatchGroups, gridCells, nhwcPhaseGrid, tapShifts, type GridSpec } from './phase-grid.js';
 import {
   allocF32,
   assertFloat32,
@@ -23,7 +23,7 @@ import {
   viewAs,
   viewInto,
   type BackendWasm,
-} from './wasm_backend.js';
+} from './wasm-backend.js';
 
 interface Attrs {
   strides: number | [number, number];

@@ -5,22 +5,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { VisageError } from '../errors.js';
-import { cmc, dirAtFar, type OpenSetResult, type ProbeRanking } from '../eval/metrics.js';
+import { cmc, dirAtFar, type OpenSetResult, type ProbeRanking } from './metrics.js';
 import {
   kFoldAccuracy,
   roc,
   summarizeVerification,
   type KFoldResult,
   type VerificationSummary,
-} from '../eval/metrics.js';
-import { loadPairs, missingImages, type ImagePair, type PairList } from '../eval/pairs.js';
-import { plotDistanceHistograms, plotRoc, savePlot } from '../eval/plot.js';
-import { scanIdentityFolders } from '../training/data/scan.js';
-import { calibrationEntry } from './calibration.js';
-import type { CalibrationEntry } from './calibration.js';
-import { squaredL2 } from './compare.js';
-import { faceApiEmbedFiles } from './faceapi-peer.js';
-import { embedFiles, encoderIdFor, type BatchEmbedOptions, type FileEmbedding } from './batch.js';
+} from './metrics.js';
+import { loadPairs, missingImages, type ImagePair, type PairList } from './pairs.js';
+import { plotDistanceHistograms, plotRoc, savePlot } from './plot.js';
+import { scanIdentityFolders } from './scan.js';
+import type { CalibrationEntry } from '../faces/calibration.js';
+import { calibrationEntry } from './calibrate.js';
+import { squaredL2 } from '../faces/compare.js';
+import { faceApiEmbedFiles } from '../faces/faceapi-peer.js';
+import { embedFiles, encoderIdFor, type BatchEmbedOptions, type FileEmbedding } from '../faces/batch.js';
 
 export interface PairsEvaluation {
   model: string;
@@ -60,15 +60,7 @@ function pairScores(list: PairList, emb: Map<string, FileEmbedding>) {
   return { distances, labels, folds, skipped };
 }
 
-/** LFW protocol on a pairs file (LFW pairs.txt or CSV img1,img2,same). */
-export async function evaluatePairs(
-  pairsFile: string,
-  opts: BatchEmbedOptions & { root?: string; plots?: string },
-): Promise<PairsEvaluation> {
-  const list = loadPairs(pairsFile, { root: opts.root });
-  return evaluatePairList(list, opts);
-}
-
+/** LFW protocol on a pair list (from loadPairs: LFW pairs.txt or CSV img1,img2,same). */
 export async function evaluatePairList(
   list: PairList,
   opts: BatchEmbedOptions & { plots?: string; peer?: 'face-api' },

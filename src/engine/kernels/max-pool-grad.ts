@@ -6,8 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { allocF32, assertFloat32, heapF32, offsetF32, type BackendWasm } from './wasm_backend.js';
-import { poolInfo, type PoolGradAttrs } from './pool_info.js';
+import { allocF32, assertFloat32, heapF32, offsetF32, type BackendWasm } from './wasm-backend.js';
+import { poolInfo, type PoolGradAttrs } from './pool-info.js';
 
 function maxPoolGrad(args: {
   inputs: { dy: TensorInfo; input: TensorInfo; output?: TensorInfo };

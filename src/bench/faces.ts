@@ -8,13 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { envThreads } from '../config.js';
+import { median } from '../util/stats.js';
 import { initEngine } from '../engine/backend.js';
 import { decodeImage } from '../image/decode.js';
 import type { RgbImage } from '../image/rgb.js';
-import { embedFiles } from './batch.js';
-import { loadDlibEncoder } from './encoder.js';
-import { faceApiModelDir } from './models/faceapi-weights.js';
-import { FacePipeline } from './pipeline.js';
+import { embedFiles } from '../faces/batch.js';
+import { loadDlibEncoder } from '../faces/encoder.js';
+import { faceApiModelDir } from '../faces/models/faceapi-weights.js';
+import { FacePipeline } from '../faces/pipeline.js';
 
 const require = createRequire(import.meta.url);
 
@@ -39,8 +40,7 @@ async function timeIt(f: () => Promise<unknown>, repeats: number): Promise<numbe
     await f();
     times.push(performance.now() - t);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return median(times);
 }
 
 const toTensor = (img: RgbImage) => tf.tensor3d(img.data, [img.height, img.width, 3], 'int32');

@@ -11,14 +11,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { envThreads, type BackendName } from '../../config.js';
-import { VisageError } from '../../errors.js';
-import { engineInfo, initEngine } from '../backend.js';
-import { initWeights, mulberry32 } from '../graph/index.js';
+import { envThreads, type BackendName } from '../config.js';
+import { VisageError } from '../errors.js';
+import { engineInfo, initEngine } from '../engine/backend.js';
+import { initWeights } from '../engine/graph/index.js';
+import { mulberry32 } from '../util/random.js';
+import { median } from '../util/stats.js';
 import { benchConvGradients, type ConvBenchOptions, type ConvBenchResult } from './conv.js';
 import { findTorchPython, peerScript } from './torch-peer.js';
-import { resnetEmbedding } from '../../training/nets/resnet.js';
-import { TrainingStep, type StepTimings } from '../../training/step.js';
+import { resnetEmbedding } from '../training/nets/resnet.js';
+import { TrainingStep, type StepTimings } from '../training/step.js';
 
 export interface EngineBenchOptions {
   /** Workers for the parallel measurements; default VISAGE_THREADS or every core. */
@@ -92,11 +94,6 @@ export interface EngineBenchResult {
   };
   torch: { oneThread: TorchMeasurement; allThreads: TorchMeasurement } | { skipped: string };
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 function noise(n: number, seed: number): Float32Array {
   const r = mulberry32(seed);
@@ -340,7 +337,7 @@ export function formatEngineBench(r: EngineBenchResult): string {
   }
   return lines.join('\n');
 }
-// `node --import tsx src/engine/bench/engine-bench.ts` (or the compiled .js) runs it directly.
+// `node --import tsx src/bench/engine.ts` (or the compiled .js) runs it directly.
 if (process.argv[1] && pathToFileURL(path.resolve(process.argv[1])).href === import.meta.url) {
   const r = await benchEngine({ log: (l) => console.error(l) });
   console.log(formatEngineBench(r));

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { VisageError } from '../../errors.js';
+import { VisageError } from '../errors.js';
 import { naturalCompare } from './natural-sort.js';
 
 /** File name extensions (lower case, with the dot) treated as images when scanning. */

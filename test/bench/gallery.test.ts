@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { benchGallerySearch } from '../../src/store/bench.js';
+import { benchGallerySearch } from '../../src/bench/gallery.js';
 
 test('gallery benchmark runs end to end, finds every query, cleans up', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'visage-bench-test-'));
