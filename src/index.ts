@@ -60,7 +60,7 @@ export {
   calibrateThreshold,
   type PairsEvaluation,
   type IdentifyEvaluation,
-} from './faces/evaluate.js';
+} from './eval/evaluate.js';
 export { loadPairs, makePairs, type PairList, type ImagePair } from './eval/pairs.js';
 export { loadCalibration, saveCalibration, type CalibrationFile } from './faces/calibration.js';
 

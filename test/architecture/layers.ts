@@ -11,7 +11,19 @@ export interface Layer {
 }
 
 export const LAYER_LEVELS: Layer[][] = [
-  [{ name: 'base', paths: ['src/errors.ts', 'src/config.ts', 'src/paths.ts', 'src/util/'] }],
+  [
+    {
+      name: 'base',
+      paths: [
+        'src/errors.ts',
+        'src/config.ts',
+        'src/paths.ts',
+        'src/files.ts',
+        'src/options.ts',
+        'src/util/',
+      ],
+    },
+  ],
   [{ name: 'engine', paths: ['src/engine/'] }],
   [{ name: 'image', paths: ['src/image/'] }],
   [
