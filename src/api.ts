@@ -46,6 +46,7 @@ export const VisageOptionsSchema = z
   })
   .strict();
 
+/** Options of `new Visage(options)`; every field is optional and has a default that works. */
 export interface VisageOptions {
   /**
    * Gallery file for enroll / identify / people (default: VISAGE_GALLERY, else ./visage-gallery.sqlite).
@@ -76,10 +77,12 @@ export interface VisageOptions {
 export const VerifyOptionsSchema = z
   .object({ faceA: z.number().int().min(0).optional(), faceB: z.number().int().min(0).optional() })
   .strict();
+/** Options of `verify`: `faceA` / `faceB` pick a face by detection index (default: the largest). */
 export type VerifyOptions = z.input<typeof VerifyOptionsSchema>;
 
 /** Options of `identify`: how many nearest people to list per face (default 3, at least 1). */
 export const IdentifyOptionsSchema = z.object({ top: z.number().int().min(1).max(1000).default(3) }).strict();
+/** Options of `identify`: `top`, the nearest people listed per face (default 3). */
 export type IdentifyOptions = z.input<typeof IdentifyOptionsSchema>;
 
 /** A person's name: non-empty after trimming, at most 200 characters. */
@@ -88,6 +91,7 @@ export const PersonNameSchema = z
   .refine((n) => n.trim().length > 0, 'a person needs a non-empty name')
   .refine((n) => n.length <= 200, 'a name is at most 200 characters');
 
+/** Where a face is: its index in detection order, its box in pixels, the detector score (0…1). */
 export interface FaceReport {
   /** Index of the face in detection order (best score first). */
   index: number;
@@ -95,6 +99,7 @@ export interface FaceReport {
   score: number;
 }
 
+/** What `verify` answers: the verdict, d, τ, the confidence and which faces were compared. */
 export interface VerifyResult {
   same: boolean;
   /** d = ||f(a) − f(b)||² between unit vectors, in [0, 4]. */
@@ -107,6 +112,7 @@ export interface VerifyResult {
   notes: string[];
 }
 
+/** The face a verb used from one image, and how many the image had. */
 export interface UsedFace extends FaceReport {
   image: string;
   /** How many faces the image had. */
@@ -122,6 +128,7 @@ export interface FaceMatch {
   confidence: number | null;
 }
 
+/** One face of an `identify` answer. */
 export interface IdentifiedFace extends FaceReport {
   /**
    * Who this face is: the nearest enrolled person within τ, or null for nobody ("unknown"). Within one
@@ -132,6 +139,7 @@ export interface IdentifiedFace extends FaceReport {
   matches: Array<SearchMatch & { confidence: number | null }>;
 }
 
+/** What `identify` answers: every face of the photo with its match (or null) and nearest people. */
 export interface IdentifyResult {
   image: string;
   model: string;
@@ -139,6 +147,7 @@ export interface IdentifyResult {
   faces: IdentifiedFace[];
 }
 
+/** What `enroll` did: embeddings added, the person's total, whether the person is new. */
 export interface EnrollResult {
   name: string;
   added: number;
@@ -148,6 +157,7 @@ export interface EnrollResult {
   notes: string[];
 }
 
+/** What `detect` answers: the image size and every face with its box, score and 68 landmarks. */
 export interface DetectResult {
   image: string;
   width: number;
@@ -155,6 +165,7 @@ export interface DetectResult {
   faces: Array<FaceReport & { landmarks?: DetectedFace['landmarks'] }>;
 }
 
+/** What `embed` answers for one image: every face with its unit-length embedding (128 values for dlib). */
 export interface EmbedResult {
   image: string;
   model: string;
@@ -176,6 +187,9 @@ function describe(input: ImageInput): string {
   return typeof input === 'string' ? input : input instanceof Uint8Array ? '<bytes>' : '<image>';
 }
 
+/** The face verbs over one encoder and one gallery: `verify` (1:1), `enroll` (one photo is enough),
+ * `identify` (1:K, open set), `embed`, `detect` and the people in the gallery. Models load on first
+ * use; `close()` frees them. Inputs are paths, encoded bytes or decoded RGB pixels. */
 export class Visage {
   readonly options: VisageOptions;
   readonly pipeline: FacePipeline;

@@ -47,6 +47,7 @@ const INTERNAL_CODES: ReadonlySet<ErrorCode> = new Set([
   'E_INTERNAL',
 ]);
 
+/** The one error type: `code` is stable (see ErrorCode), `message` is for people, `details` for programs. */
 export class VisageError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown> | undefined;
@@ -70,6 +71,7 @@ export class VisageError extends Error {
   }
 }
 
+/** True for an error thrown by Visage (a VisageError), whose `code` can then be read. */
 export function isVisageError(e: unknown): e is VisageError {
   return e instanceof VisageError;
 }

@@ -22,6 +22,7 @@ import { squaredL2 } from '../faces/compare.js';
 import { faceApiEmbedFiles } from '../faces/faceapi-peer.js';
 import { embedFiles, encoderIdFor, type BatchEmbedOptions, type FileEmbedding } from '../faces/batch.js';
 
+/** What `evaluatePairList` measured: k-fold accuracy (τ chosen on the other folds), ROC AUC, EER, TAR@FAR. */
 export interface PairsEvaluation {
   model: string;
   source: string;
@@ -126,6 +127,7 @@ export async function evaluatePairList(
   return result;
 }
 
+/** What `evaluateIdentify` measured: one-shot rank-1 / rank-5 and the open-set DIR at a target FAR. */
 export interface IdentifyEvaluation {
   model: string;
   root: string;

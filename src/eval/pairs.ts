@@ -17,6 +17,7 @@ import path from 'node:path';
 import { VisageError } from '../errors.js';
 import { mulberry32 } from '../util/random.js';
 
+/** Two images and whether they show the same person; `fold` for cross-validation. */
 export interface ImagePair {
   a: string;
   b: string;
@@ -30,6 +31,7 @@ export interface ImagePair {
   idB?: string;
 }
 
+/** A list of labelled pairs and the folds they are split into. */
 export interface PairList {
   format: 'lfw' | 'csv' | 'generated';
   /** Number of distinct folds (1 when the source has none). */
@@ -292,6 +294,7 @@ export interface LoadPairsOptions {
   format?: 'lfw' | 'csv';
 }
 
+/** Read a pairs file: LFW's pairs.txt or a CSV `img1,img2,same[,fold]` (paths relative to `root`). */
 export function loadPairs(file: string, opts: LoadPairsOptions = {}): PairList {
   let text: string;
   try {

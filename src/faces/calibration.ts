@@ -42,6 +42,7 @@ export const CalibrationFileSchema = z.object({
 });
 
 export type CalibrationEntry = z.infer<typeof PolicyEntrySchema>;
+/** A calibration file (models/calibration.json): per model id, τ and the confidence curve. */
 export type CalibrationFile = z.infer<typeof CalibrationFileSchema>;
 
 /** Read and validate a calibration file. Missing → E_FILE_NOT_FOUND; malformed → E_BAD_INPUT naming the field. */

@@ -16,11 +16,13 @@ import { flipAverage } from './compare.js';
 import { loadDlibResnet } from './models/dlib-resnet.js';
 import { fuseConvAffineActivation } from '../engine/graph/fuse.js';
 
+/** Options of an encoder call. */
 export interface EncodeOptions {
   /** Test-time augmentation: average the descriptors of the chip and its mirror image, renormalised. */
   flip?: boolean;
 }
 
+/** Aligned face chips in, unit-length descriptors out: the seam where another encoder plugs in. */
 export interface FaceEncoder {
   /** Model id stored with every embedding, e.g. 'dlib-resnet34@face-api-1.7'. */
   readonly id: string;

@@ -6,6 +6,7 @@
 import type { AffineMatrix } from '../image/affine.js';
 import type { RgbImage } from '../image/rgb.js';
 
+/** A face's box in image pixels: top-left corner, width and height. */
 export interface FaceBox {
   x: number;
   y: number;
@@ -13,8 +14,10 @@ export interface FaceBox {
   height: number;
 }
 
+/** An (x, y) point in image pixels. */
 export type Point2 = [number, number];
 
+/** A detected face: its box, the detector's score (0…1) and, once found, its 68 landmarks. */
 export interface DetectedFace {
   /** Face box in the original image's pixels (clipped to the image). */
   box: FaceBox;
@@ -32,6 +35,7 @@ export interface AlignedFace {
   chipToImage: AffineMatrix;
 }
 
+/** A face embedding: the unit-length vector and the id of the model that made it. */
 export interface Embedding {
   /** Id of the encoder that produced it (vectors of different models are not comparable). */
   model: string;

@@ -22,6 +22,7 @@ import type { RgbImage } from './rgb.js';
 
 export const DEFAULT_MAX_PIXELS = 40_000_000;
 
+/** Options of `decodeImage`. */
 export interface DecodeOptions {
   /** Refuse images with more pixels than this (E_IMAGE_TOO_LARGE). Default: VISAGE_MAX_PIXELS, else 40e6. */
   maxPixels?: number;

@@ -28,6 +28,7 @@ export interface EmbeddingInput {
 /** A bare vector (taken to be from the gallery's model) or a model-tagged embedding (checked). */
 export type EnrollVector = Float32Array | readonly number[] | EmbeddingInput;
 
+/** Options of `Gallery.open(file, options)`. */
 export interface GalleryOptions {
   /** Embedding model id; required to create a gallery; when opening, must match the file (E_MODEL_MISMATCH). */
   model?: string;
@@ -63,6 +64,7 @@ export interface EnrollEntry extends EnrollOptions {
   embeddings: Iterable<EnrollVector>;
 }
 
+/** What one person's enrollment stored. */
 export interface EnrollResult {
   name: string;
   personId: number;
@@ -74,6 +76,7 @@ export interface EnrollResult {
   created: boolean;
 }
 
+/** A person in the gallery with their embedding count and timestamps (ISO 8601). */
 export interface PersonInfo {
   personId: number;
   name: string;
@@ -89,6 +92,7 @@ export interface SearchOptions {
   threshold: number;
 }
 
+/** A person near a query embedding. */
 export interface SearchMatch {
   name: string;
   /** Squared L2 distance between unit vectors, in [0, 4]; per person, to their closest embedding. */
@@ -96,6 +100,7 @@ export interface SearchMatch {
   personId: number;
 }
 
+/** What a 1:K search answers: the nearest people and the open-set verdict. */
 export interface SearchResult {
   /** Nearest people first, at most `top`, regardless of the threshold. */
   matches: SearchMatch[];
@@ -205,6 +210,8 @@ function precheckFile(file: string, readonly: boolean): boolean {
   return true;
 }
 
+/** The gallery: one SQLite file (WAL, one transaction per write, so an acknowledged write survives a
+ * killed process) of people and their embeddings, with an in-memory index for exact 1:K search. */
 export class Gallery {
   readonly file: string;
   readonly readonly: boolean;

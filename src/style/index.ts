@@ -78,6 +78,7 @@ export function styleDefaultsFor(net: FeatureNet) {
   return { ...STYLE_DEFAULTS, ...net.transferDefaults };
 }
 
+/** Options of `stylize`; each defaults to STYLE_DEFAULTS (or the network's own defaults). */
 export interface StylizeOptions extends Partial<Omit<TransferOptions, 'scales'>> {
   /**
    * Long side of the output in pixels (ignored when `scales` is given). Sizes above 384 run
@@ -106,6 +107,7 @@ export interface StylizeOptions extends Partial<Omit<TransferOptions, 'scales'>>
   pooling?: 'max' | 'avg';
 }
 
+/** What `stylize` made: the image, its J history and statistics, the options used. */
 export interface StylizeResult extends TransferResult {
   /** The options actually used (defaults filled in). */
   options: Omit<TransferOptions, 'signal' | 'onProgress' | 'onPreview'> & {

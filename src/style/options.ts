@@ -60,6 +60,7 @@ export interface TransferOptions {
   previewEvery?: number;
 }
 
+/** Progress of a style transfer (step, scale, J and its parts), passed to `onProgress` after each step. */
 export interface TransferProgress {
   /** 0-based scale index and the number of scales. */
   scale: number;
