@@ -9,8 +9,6 @@
  *   await v.close();
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { z } from 'zod';
 import { VisageError } from './errors.js';
 import { statInputFile } from './files.js';
@@ -21,13 +19,12 @@ import {
   verifyDecision,
   type ThresholdPolicy,
 } from './faces/compare.js';
-import { loadCalibration, policyFor, type CalibrationFile } from './faces/calibration.js';
+import { loadCalibration, policyFor, defaultCalibration, type CalibrationFile } from './faces/calibration.js';
 import type { FaceEncoder } from './faces/encoder.js';
 import { FacePipeline } from './faces/pipeline.js';
 import type { DetectedFace, Embedding } from './faces/types.js';
 import { decodeImage } from './image/decode.js';
 import { assertRgbImage, type RgbImage } from './image/rgb.js';
-import { packageRoot } from './paths.js';
 import { Gallery, type PersonInfo, type SearchMatch } from './store/gallery.js';
 
 /** A file path, encoded image bytes, or decoded pixels. */
@@ -172,17 +169,6 @@ export interface EmbedResult {
   faces: Array<FaceReport & { landmarks?: DetectedFace['landmarks']; embedding: Float32Array }>;
 }
 
-/** Where `visage calibrate` saves by default: the user's config, never the installed package. */
-export function userCalibrationFile(): string {
-  const base = process.env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
-  return path.join(base, 'visage', 'calibration.json');
-}
-
-/** The calibration shipped with the package (made by `visage calibrate`, see README). */
-export function shippedCalibrationFile(): string {
-  return path.join(packageRoot(), 'models', 'calibration.json');
-}
-
 function describe(input: ImageInput): string {
   return typeof input === 'string' ? input : input instanceof Uint8Array ? '<bytes>' : '<image>';
 }
@@ -225,10 +211,7 @@ export class Visage {
         }
         this.calibration = loadCalibration(this.options.calibration);
       } else {
-        const files = [shippedCalibrationFile(), userCalibrationFile()].filter((f) => fs.existsSync(f));
-        this.calibration = files.length
-          ? { version: 1, policies: Object.assign({}, ...files.map((f) => loadCalibration(f).policies)) }
-          : null;
+        this.calibration = defaultCalibration();
       }
     }
     let policy: ThresholdPolicy;

@@ -22,8 +22,6 @@ export {
   IdentifyOptionsSchema,
   PersonNameSchema,
   assignOneToOne,
-  shippedCalibrationFile,
-  userCalibrationFile,
   type ImageInput,
   type VisageOptions,
   type VerifyOptions,
@@ -62,7 +60,13 @@ export {
   type IdentifyEvaluation,
 } from './eval/evaluate.js';
 export { loadPairs, makePairs, type PairList, type ImagePair } from './eval/pairs.js';
-export { loadCalibration, saveCalibration, type CalibrationFile } from './faces/calibration.js';
+export {
+  loadCalibration,
+  saveCalibration,
+  shippedCalibrationFile,
+  userCalibrationFile,
+  type CalibrationFile,
+} from './faces/calibration.js';
 
 // Training your own Siamese encoder (triplet loss on online-mined triplets, or the binary pair head).
 export {

@@ -19,6 +19,25 @@ export interface CalibrateOptions {
 }
 
 /**
+ * τ by a criterion on labelled distances: the best-accuracy cut, or the loosest τ whose false-accept
+ * rate on these pairs stays ≤ far. E_BAD_INPUT when no finite threshold meets it.
+ */
+export function chooseThreshold(
+  distances: ArrayLike<number>,
+  labels: ArrayLike<boolean | number>,
+  criterion: CalibrateOptions['criterion'] = 'best-accuracy',
+): { threshold: number; name: string } {
+  const threshold =
+    criterion === 'best-accuracy'
+      ? bestAccuracy(distances, labels).threshold
+      : tarAtFar(roc(distances, labels), criterion.far).threshold;
+  const name = criterion === 'best-accuracy' ? 'best-accuracy' : `far<=${criterion.far}`;
+  if (!Number.isFinite(threshold))
+    throw new VisageError('E_BAD_INPUT', `no finite threshold meets criterion ${name} on these pairs`);
+  return { threshold, name };
+}
+
+/**
  * A calibration entry from labelled same/different distances (squared L2): τ by the criterion, the
  * confidence model by logistic fit, and AUC / EER / accuracy for the record.
  */
@@ -29,22 +48,7 @@ export function calibrationEntry(
 ): CalibrationEntry {
   const curve = roc(distances, labels);
   const best = bestAccuracy(distances, labels);
-  const criterion = opts.criterion ?? 'best-accuracy';
-  let threshold: number;
-  let criterionName: string;
-  if (criterion === 'best-accuracy') {
-    threshold = best.threshold;
-    criterionName = 'best-accuracy';
-  } else {
-    threshold = tarAtFar(curve, criterion.far).threshold;
-    criterionName = `far<=${criterion.far}`;
-  }
-  if (!Number.isFinite(threshold)) {
-    throw new VisageError(
-      'E_BAD_INPUT',
-      `no finite threshold meets criterion ${criterionName} on these pairs`,
-    );
-  }
+  const { threshold, name: criterionName } = chooseThreshold(distances, labels, opts.criterion);
   const fit = fitConfidence(distances, labels);
   const entry: CalibrationEntry = {
     metric: 'squared-l2',

@@ -18,6 +18,10 @@ import { plotDistanceHistograms, plotRoc, savePlot } from './plot.js';
 import { scanIdentityFolders } from './scan.js';
 import type { CalibrationEntry } from '../faces/calibration.js';
 import { calibrationEntry } from './calibrate.js';
+import { errorRatesAt, type ErrorRates } from './error-rates.js';
+import { imageComponents, imageGroupedFolds, usedFolds } from './folds.js';
+import { identityKFoldCalibration, type HeldOutCalibration } from './heldout-calibration.js';
+import { defaultCalibration, policyFor } from '../faces/calibration.js';
 import { squaredL2 } from '../faces/compare.js';
 import { faceApiEmbedFiles } from '../faces/faceapi-peer.js';
 import { embedFiles, encoderIdFor, type BatchEmbedOptions, type FileEmbedding } from '../faces/batch.js';
@@ -28,8 +32,19 @@ export interface PairsEvaluation {
   source: string;
   pairs: number;
   folds: number;
-  /** Accuracy with the threshold chosen on the other folds (LFW protocol): mean ± std over folds. */
+  /**
+   * Accuracy with the threshold chosen on the other folds (LFW protocol): mean ± std over folds. A list
+   * without folds (a CSV of img1,img2,same) is split into 10 folds of image-disjoint pair groups
+   * (`foldsFrom: 'image-groups'`), so no image is on both sides; only when that leaves one group is this
+   * the in-sample best-threshold accuracy (`foldsFrom: 'in-sample'`).
+   */
   accuracy: KFoldResult;
+  foldsFrom: 'list' | 'image-groups' | 'in-sample';
+  /**
+   * What a user gets without choosing τ: the rates at the model's shipped default (for the face-api peer,
+   * its documented 0.6 Euclidean, 0.36 squared). Absent for a model without a calibrated default.
+   */
+  atDefaultThreshold?: ErrorRates & { source: string };
   summary: VerificationSummary;
   /** Images where no face was detected and a centred crop was used. */
   fallbacks: number;
@@ -46,6 +61,7 @@ function pairScores(list: PairList, emb: Map<string, FileEmbedding>) {
   const distances: number[] = [];
   const labels: boolean[] = [];
   const folds: number[] = [];
+  const scored: ImagePair[] = [];
   let skipped = 0;
   for (const p of list.pairs) {
     const a = emb.get(p.a)?.vector;
@@ -57,8 +73,27 @@ function pairScores(list: PairList, emb: Map<string, FileEmbedding>) {
     distances.push(squaredL2(a, b));
     labels.push(p.same);
     folds.push(p.fold);
+    scored.push(p);
   }
-  return { distances, labels, folds, skipped };
+  return { distances, labels, folds, scored, skipped };
+}
+
+/** face-api's documented default: Euclidean distance 0.6 between raw descriptors, squared here. */
+const FACE_API_DEFAULT_THRESHOLD = 0.6 ** 2;
+
+function defaultThresholdFor(
+  model: string,
+  peer: boolean,
+): { threshold: number; source: string } | undefined {
+  if (peer) return { threshold: FACE_API_DEFAULT_THRESHOLD, source: "face-api's default 0.6 (Euclidean)" };
+  const cal = defaultCalibration();
+  const entry = cal?.policies[model];
+  if (entry) return { threshold: entry.threshold, source: `calibration of ${model}` };
+  try {
+    return { threshold: policyFor(model).threshold, source: `built-in default of ${model}` };
+  } catch {
+    return undefined;
+  }
 }
 
 /** LFW protocol on a pair list (from loadPairs: LFW pairs.txt or CSV img1,img2,same). */
@@ -81,26 +116,36 @@ export async function evaluatePairList(
     opts.peer === 'face-api'
       ? await faceApiEmbedFiles(files, opts.onProgress)
       : await embedFiles(files, { ...opts, fallback: opts.fallback ?? true });
-  const { distances, labels, folds, skipped } = pairScores(list, emb);
+  const { distances, labels, folds, scored, skipped } = pairScores(list, emb);
   if (distances.length === 0) throw new VisageError('E_BAD_DATASET', 'no pair could be scored');
+  let foldsFrom: PairsEvaluation['foldsFrom'] = 'list';
+  let foldIds = folds;
+  if (list.folds <= 1) {
+    foldIds = imageGroupedFolds(scored, 10);
+    foldsFrom = usedFolds(foldIds) > 1 ? 'image-groups' : 'in-sample';
+  }
   const accuracy =
-    list.folds > 1
-      ? kFoldAccuracy(distances, labels, folds)
+    foldsFrom !== 'in-sample'
+      ? kFoldAccuracy(distances, labels, foldIds)
       : (() => {
-          // One fold: no held-out threshold is possible; report the best-threshold accuracy and say so.
+          // One group: no held-out threshold is possible; report the best-threshold accuracy and say so.
           const s = summarizeVerification(distances, labels);
           return { mean: s.bestAccuracy.accuracy, std: 0, stderr: 0, folds: [] } as KFoldResult;
         })();
   const summary = summarizeVerification(distances, labels, { fars: [1e-3, 1e-2, 1e-1] });
+  const modelId = encoderIdFor(opts.model);
+  const dflt = defaultThresholdFor(modelId, opts.peer === 'face-api');
   const result: PairsEvaluation = {
     model:
-      opts.peer === 'face-api'
-        ? 'face-api (peer: its own detection and crop, raw descriptors)'
-        : encoderIdFor(opts.model),
+      opts.peer === 'face-api' ? 'face-api (peer: its own detection and crop, raw descriptors)' : modelId,
     source: list.source,
     pairs: distances.length,
-    folds: list.folds,
+    folds: foldsFrom === 'list' ? list.folds : usedFolds(foldIds),
     accuracy,
+    foldsFrom,
+    atDefaultThreshold: dflt
+      ? { ...errorRatesAt(distances, labels, dflt.threshold), source: dflt.source }
+      : undefined,
     summary,
     fallbacks: [...emb.values()].filter((e) => e.fallback).length,
     skipped,
@@ -225,14 +270,17 @@ export function allPairs(root: string): ImagePair[] {
   return pairs;
 }
 
+/** Held-out error rates of a calibration, and what its folds are made of. */
+export type HeldOutResult = HeldOutCalibration & { groupedBy: 'identity' | 'image-groups' };
+
 /**
  * Pick τ on a labelled set: a pairs file, or every pair of one or more folders of identity folders. The
  * criterion is a target false-accept rate (default 1e-3) or best accuracy; a logistic confidence is fitted.
  */
 export async function calibrateThreshold(
   source: { pairs: string; root?: string } | { roots: string[] },
-  opts: BatchEmbedOptions & { far?: number | 'best-accuracy'; dataset?: string },
-): Promise<{ model: string; entry: CalibrationEntry; pairs: number }> {
+  opts: BatchEmbedOptions & { far?: number | 'best-accuracy'; dataset?: string; heldOutFolds?: number },
+): Promise<{ model: string; entry: CalibrationEntry; pairs: number; heldOut?: HeldOutResult }> {
   // Pairs drawn from several identity-folder sets are pooled (same-person pairs never cross sets).
   const list =
     'pairs' in source
@@ -241,19 +289,45 @@ export async function calibrateThreshold(
           format: 'generated' as const,
           folds: 1,
           source: source.roots.join(','),
-          pairs: source.roots.flatMap(allPairs),
+          // Identities are named per set, so that two sets' "s1" folders stay two people.
+          pairs: source.roots.flatMap((r) =>
+            allPairs(r).map((p) => ({ ...p, idA: `${r}:${p.idA}`, idB: `${r}:${p.idB}` })),
+          ),
         };
   const emb = await embedFiles(
     list.pairs.flatMap((p) => [p.a, p.b]),
     { ...opts, fallback: opts.fallback ?? true },
   );
-  const { distances, labels } = pairScores(list, emb);
+  const { distances, labels, scored } = pairScores(list, emb);
   const far = opts.far ?? 1e-3;
+  const criterion = far === 'best-accuracy' ? ('best-accuracy' as const) : { far };
   const entry = calibrationEntry(distances, labels, {
     dataset:
       opts.dataset ??
       ('pairs' in source ? source.pairs : source.roots.map((r) => path.basename(r)).join(' + ')),
-    criterion: far === 'best-accuracy' ? 'best-accuracy' : { far },
+    criterion,
   });
-  return { model: encoderIdFor(opts.model), entry, pairs: distances.length };
+  // The same criterion on people τ was not chosen on. A pairs file without identity names is grouped
+  // by shared images instead (each group then stands for a person).
+  const byIdentity = scored.every((p) => p.idA && p.idB);
+  const comp = byIdentity ? [] : imageComponents(scored);
+  const ids = {
+    a: scored.map((p, i) => (byIdentity ? p.idA! : `g${comp[i]}`)),
+    b: scored.map((p, i) => (byIdentity ? p.idB! : `g${comp[i]}`)),
+  };
+  let heldOut: HeldOutResult | undefined;
+  const people = new Set([...ids.a, ...ids.b]).size;
+  if (people >= 2 * (opts.heldOutFolds ?? 5)) {
+    heldOut = {
+      groupedBy: byIdentity ? 'identity' : 'image-groups',
+      ...identityKFoldCalibration(distances, labels, ids, { k: opts.heldOutFolds ?? 5, criterion }),
+    };
+    entry.calibratedOn!.heldOut = {
+      folds: heldOut.folds.length,
+      far: heldOut.pooled.far,
+      frr: heldOut.pooled.frr,
+      people,
+    };
+  }
+  return { model: encoderIdFor(opts.model), entry, pairs: distances.length, heldOut };
 }

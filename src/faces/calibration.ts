@@ -3,9 +3,11 @@
  * plus a record of what they were measured on. Written by the calibration run, read at start-up.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { VisageError } from '../errors.js';
+import { packageRoot } from '../paths.js';
 import { DEFAULT_POLICIES, type ThresholdPolicy } from './compare.js';
 
 export const CALIBRATION_VERSION = 1;
@@ -32,6 +34,10 @@ const PolicyEntrySchema = z.object({
       accuracy: finite.optional(),
       eer: finite.optional(),
       auc: finite.optional(),
+      /** k-fold over identities: FAR / FRR of the criterion's τ on people it was not chosen on. */
+      heldOut: z
+        .object({ folds: z.number().int(), far: finite, frr: finite, people: z.number().int() })
+        .optional(),
     })
     .optional(),
 });
@@ -122,4 +128,23 @@ export function policyFor(model: string, cal?: CalibrationFile): ThresholdPolicy
     model,
     known: [...new Set([...Object.keys(cal?.policies ?? {}), ...Object.keys(DEFAULT_POLICIES)])],
   });
+}
+
+/** Where `visage calibrate` saves by default: the user's config, never the installed package. */
+export function userCalibrationFile(): string {
+  const base = process.env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
+  return path.join(base, 'visage', 'calibration.json');
+}
+
+/** The calibration shipped with the package (made by `visage calibrate`, see README). */
+export function shippedCalibrationFile(): string {
+  return path.join(packageRoot(), 'models', 'calibration.json');
+}
+
+/** The shipped calibration overlaid with the user's own (`visage calibrate`), or null when neither exists. */
+export function defaultCalibration(): CalibrationFile | null {
+  const files = [shippedCalibrationFile(), userCalibrationFile()].filter((f) => fs.existsSync(f));
+  return files.length
+    ? { version: 1, policies: Object.assign({}, ...files.map((f) => loadCalibration(f).policies)) }
+    : null;
 }

@@ -74,11 +74,40 @@ describe('visage eval and calibrate (face-api BBT, 8 people × 3 images)', () =>
     const policy = saved.policies[r.json.model as string];
     assert.ok(policy.threshold > 0.05 && policy.threshold < 0.5, `τ ${policy.threshold}`);
     assert.equal(policy.calibratedOn.criterion, 'best-accuracy');
+    assert.equal(r.json.heldOut, undefined, '8 people are too few for a 5-fold held-out check');
     const strict = visage('calibrate', '--root', root, '--far', '0.01', '-o', file);
     assert.equal(strict.status, 0, strict.stderr);
     const updated = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof saved;
     assert.deepEqual(Object.keys(updated.policies), Object.keys(saved.policies), 'one policy per model');
     assert.notEqual(updated.policies[r.json.model as string].calibratedOn.criterion, 'best-accuracy');
+  });
+
+  it('a CSV pair list without folds is scored on image-disjoint folds, and at the shipped default τ', () => {
+    const people = fs.readdirSync(root).sort();
+    const img = (p: string, k: number) => `${p}/${k}.png`;
+    const lines = ['img1,img2,same'];
+    for (let g = 0; g < people.length; g += 2) {
+      const [a, b] = [people[g], people[g + 1]];
+      // {a1, a2, b1, b2} is one group of shared images, {a3, b3} another: 8 groups in all.
+      lines.push(`${img(a, 1)},${img(a, 2)},1`, `${img(b, 1)},${img(b, 2)},1`, `${img(a, 1)},${img(b, 1)},0`);
+      lines.push(`${img(a, 3)},${img(b, 3)},0`);
+    }
+    const csv = path.join(tmp, 'pairs.csv');
+    fs.writeFileSync(csv, lines.join('\n') + '\n');
+    const r = visage('eval', 'pairs', '--pairs', csv, '--root', root);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.json.foldsFrom, 'image-groups');
+    assert.equal(r.json.folds, 8);
+    const shipped = JSON.parse(
+      fs.readFileSync(path.join(import.meta.dirname, '..', '..', '..', 'models', 'calibration.json'), 'utf8'),
+    ) as { policies: Record<string, { threshold: number }> };
+    const at = r.json.atDefaultThreshold as { threshold: number; accuracy: number; far: number; frr: number };
+    assert.equal(at.threshold, shipped.policies[r.json.model as string].threshold);
+    assert.ok(at.accuracy >= 0 && at.accuracy <= 1 && at.far >= 0 && at.frr >= 0);
+    const human = runVisage(['eval', 'pairs', '--pairs', csv, '--root', root], { env });
+    assert.match(human.stdout, /image-disjoint folds/);
+    assert.match(human.stdout, /at the default τ/);
+    assert.match(human.stdout, /in-sample best threshold/);
   });
 
   it('bad input gets a stable error code and exit status', () => {

@@ -1,9 +1,14 @@
 import type { Command } from 'commander';
-import { shippedCalibrationFile, userCalibrationFile } from '../../api.js';
 import { VisageError } from '../../errors.js';
 import { loadModel } from '../../engine/graph/serialize.js';
 import { assertInputDir, assertOutputDir, assertOutputFile, statInputFile } from '../../files.js';
-import { loadCalibration, saveCalibration, withPolicy } from '../../faces/calibration.js';
+import {
+  loadCalibration,
+  saveCalibration,
+  shippedCalibrationFile,
+  userCalibrationFile,
+  withPolicy,
+} from '../../faces/calibration.js';
 import { calibrateThreshold, evaluateIdentify, evaluatePairList } from '../../eval/evaluate.js';
 import { loadPairs, makePairs } from '../../eval/pairs.js';
 import { emit, note } from '../output.js';
@@ -112,8 +117,15 @@ export function registerEval(program: Command): void {
       emit(r, () =>
         [
           `${r.pairs} pairs (${s.same} same / ${s.different} different), ${r.images} images, model ${r.model}`,
-          `accuracy ${pct(r.accuracy.mean)} ± ${pct(r.accuracy.std)} (std over ${r.folds} folds, threshold chosen on the other folds)`,
-          `ROC AUC ${s.auc.toFixed(4)}, EER ${pct(s.eer.eer)} (d = ${s.eer.threshold.toFixed(3)})`,
+          r.foldsFrom === 'in-sample'
+            ? `accuracy ${pct(r.accuracy.mean)} at the best threshold ON THESE PAIRS (in-sample: every pair shares images, so no fold can be held out)`
+            : `accuracy ${pct(r.accuracy.mean)} ± ${pct(r.accuracy.std)} (std over ${r.folds} ${r.foldsFrom === 'image-groups' ? 'image-disjoint ' : ''}folds, threshold chosen on the other folds)`,
+          ...(r.atDefaultThreshold
+            ? [
+                `at the default τ = ${r.atDefaultThreshold.threshold.toFixed(3)} (${r.atDefaultThreshold.source}): accuracy ${pct(r.atDefaultThreshold.accuracy)}, FAR ${pct(r.atDefaultThreshold.far)}, FRR ${pct(r.atDefaultThreshold.frr)}`,
+              ]
+            : []),
+          `ROC AUC ${s.auc.toFixed(4)}, EER ${pct(s.eer.eer)} (d = ${s.eer.threshold.toFixed(3)}); in-sample best threshold ${s.bestAccuracy.threshold.toFixed(3)} (accuracy ${pct(s.bestAccuracy.accuracy)})`,
           ...s.tarAtFar.map(
             (t) =>
               `TAR@FAR=${t.far}: ${pct(t.result.tar)}${t.result.resolvable ? '' : ' (too few different-person pairs to resolve this FAR)'}`,
@@ -186,10 +198,13 @@ export function registerEval(program: Command): void {
     const r = await calibrateThreshold(source, { ...b.opts, far }).finally(b.stop);
     saveCalibration(out, withPolicy(base, r.model, r.entry));
     note(`saved to ${out}`);
-    emit(
-      { ...r, file: out },
-      () =>
+    emit({ ...r, file: out }, () =>
+      [
         `model ${r.model}: τ = ${r.entry.threshold.toFixed(4)} from ${r.pairs} pairs (${typeof far === 'number' ? `FAR ≤ ${far}` : 'best accuracy'}); saved to ${out}`,
+        r.heldOut
+          ? `held out (${r.heldOut.folds.length}-fold over ${r.heldOut.groupedBy === 'identity' ? 'people' : 'image groups'}, τ chosen on the other folds' people): FAR ${pct(r.heldOut.pooled.far)}, FRR ${pct(r.heldOut.pooled.frr)}, accuracy ${pct(r.heldOut.pooled.accuracy)}; τ over folds ${r.heldOut.threshold.mean.toFixed(4)} ± ${r.heldOut.threshold.std.toFixed(4)}`
+          : 'held out: too few people for a 5-fold check (10 needed)',
+      ].join('\n'),
     );
   });
 }
