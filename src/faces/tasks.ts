@@ -3,6 +3,7 @@
  * worker) and embeds whole files, so many images spread over every core.
  */
 import fs from 'node:fs';
+import { setInferenceThreads } from '../engine/inference/index.js';
 import { sibling } from '../engine/pool/pool.js';
 import { decodeImage } from '../image/decode.js';
 import { crop } from '../image/geometry.js';
@@ -18,6 +19,8 @@ export interface EmbedFileTask {
   model?: string;
   /** Embed a centred crop when no face is found (evaluation protocols ask for this). */
   fallback: boolean;
+  /** onnxruntime intra-op threads of this worker's sessions (its share of the cores). */
+  inferenceThreads?: number;
 }
 
 export interface EmbedFileResult {
@@ -55,6 +58,8 @@ export function centreCrop(
 }
 
 export async function embedFile(task: EmbedFileTask): Promise<EmbedFileResult> {
+  // Before the first session of this worker is built; later calls carry the same share.
+  if (task.inferenceThreads !== undefined) setInferenceThreads(task.inferenceThreads);
   const pipeline = pipelineFor(task.model);
   const img = await decodeImage(fs.readFileSync(task.file)).catch((e: Error & { details?: object }) => {
     if (e && typeof e === 'object' && 'details' in e) e.details = { ...e.details, path: task.file };
