@@ -22,3 +22,13 @@ export function envThreads(): number {
   }
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
+
+/** The inference engine the whole product runs on (see engine/engine.ts); onnx unless VISAGE_ENGINE says tfjs. */
+export type EngineName = 'onnx' | 'tfjs';
+
+export function envEngine(): EngineName {
+  const v = (process.env.VISAGE_ENGINE ?? 'onnx').toLowerCase();
+  if (v !== 'onnx' && v !== 'tfjs')
+    throw new VisageError('E_BAD_OPTION', `VISAGE_ENGINE must be "onnx" or "tfjs", got "${v}"`);
+  return v;
+}

@@ -1,5 +1,6 @@
 import { readInputFile } from '../files.js';
 import { envThreads } from '../config.js';
+import { activeEngine } from '../engine/inference/index.js';
 import { WorkerPool } from '../engine/pool/pool.js';
 import { loadModel } from '../engine/graph/serialize.js';
 import { DLIB_ENCODER_ID } from './encoder.js';
@@ -57,7 +58,9 @@ export async function embedFiles(
       ? undefined
       : new EmbeddingCache(typeof opts.cache === 'string' ? opts.cache : undefined);
   // Bump the version whenever detection, alignment or encoding changes: cached results would be stale.
-  const variant = `largest-v2;flip=${flip};fallback=${fallback}`;
+  // The engine is part of the key: onnx and tfjs descriptors agree only to float rounding (~1e-7).
+  const engine = await activeEngine();
+  const variant = `largest-v2;flip=${flip};fallback=${fallback};engine=${engine}`;
   const unique = [...new Set(files)];
   const result = new Map<string, FileEmbedding>();
   const todo: Array<{ file: string; key: string }> = [];
@@ -86,11 +89,14 @@ export async function embedFiles(
   opts.onProgress?.(done, unique.length);
   if (todo.length > 0) {
     const threads = Math.min(opts.threads ?? envThreads(), todo.length);
+    // Each worker's onnxruntime sessions get its share of the cores, so workers × intra-op threads
+    // does not oversubscribe the machine.
+    const inferenceThreads = Math.max(1, Math.floor(envThreads() / threads));
     const pool = new WorkerPool({ threads });
     try {
       await Promise.all(
         todo.map(async ({ file, key }) => {
-          const task: EmbedFileTask = { file, flip, model: opts.model, fallback };
+          const task: EmbedFileTask = { file, flip, model: opts.model, fallback, inferenceThreads };
           const r = await pool.run<EmbedFileResult>({ module: faceTasks, fn: 'embedFile' }, task);
           cache?.put(key, r);
           take(file, r);

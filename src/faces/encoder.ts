@@ -3,15 +3,15 @@
  * other models plug in (face-api's dlib ResNet today; a Visage-trained network saved with saveModel, or
  * any other NetworkDef, through GraphFaceEncoder).
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type { EngineName } from '../config.js';
 import { loadModel } from '../engine/graph/serialize.js';
 import { inferShapes } from '../engine/graph/shapes.js';
-import { TfjsNetwork } from '../engine/graph/tfjs-executor.js';
 import type { NetworkDef, WeightMap } from '../engine/graph/types.js';
+import { createInferenceNetwork, type InferenceNetwork } from '../engine/inference/index.js';
 import { VisageError } from '../errors.js';
 import { flipHorizontal, resize } from '../image/geometry.js';
 import type { RgbImage } from '../image/rgb.js';
-import { imagesToBatch } from '../image/tensor.js';
+import { imagesToArray } from '../image/tensor.js';
 import { flipAverage } from './compare.js';
 import { loadDlibResnet } from './models/dlib-resnet.js';
 import { fuseConvAffineActivation } from '../engine/graph/fuse.js';
@@ -52,6 +52,8 @@ export interface GraphEncoderSpec {
   threshold?: number;
   /** The model's own test-time flip default (meta.flip of a model trained with `--val-flip`). */
   flip?: boolean;
+  /** Run on this engine rather than the product's (parity tests compare the two). */
+  engine?: EngineName;
 }
 
 /**
@@ -68,7 +70,8 @@ export class GraphFaceEncoder implements FaceEncoder {
   private readonly channels: 1 | 3;
   private readonly output: string;
   private readonly batchSize: number;
-  private readonly net: TfjsNetwork;
+  /** Public so that benchmarks and tests can ask which engine runs it. */
+  readonly net: InferenceNetwork;
 
   constructor(spec: GraphEncoderSpec) {
     const input = spec.def.nodes.find((n) => n.op === 'input');
@@ -96,7 +99,7 @@ export class GraphFaceEncoder implements FaceEncoder {
     }
     this.dim = outShape[0];
     this.batchSize = Math.max(1, spec.batchSize ?? 16);
-    this.net = new TfjsNetwork(spec.def, spec.weights);
+    this.net = createInferenceNetwork(spec.def, spec.weights, { engine: spec.engine });
   }
 
   async encode(chips: RgbImage[], opts: EncodeOptions = {}): Promise<Float32Array[]> {
@@ -110,17 +113,10 @@ export class GraphFaceEncoder implements FaceEncoder {
     const raw: Float32Array[] = [];
     for (let i = 0; i < inputs.length; i += this.batchSize) {
       const batch = inputs.slice(i, i + this.batchSize);
-      const out = tf.tidy(() => {
-        const x = imagesToBatch(batch, { scale: 1, channels: this.channels });
-        return this.net.forward(x, { outputs: [this.output] })[this.output];
-      });
-      try {
-        const data = (await out.data()) as Float32Array;
-        for (let j = 0; j < batch.length; j++)
-          raw.push(normalize(data.slice(j * this.dim, (j + 1) * this.dim)));
-      } finally {
-        out.dispose();
-      }
+      const x = imagesToArray(batch, { scale: 1, channels: this.channels });
+      const { data } = (await this.net.run(x, [this.output]))[this.output];
+      for (let j = 0; j < batch.length; j++)
+        raw.push(normalize(data.slice(j * this.dim, (j + 1) * this.dim)));
     }
     if (!flip) return raw;
     return sized.map((_, i) => flipAverage(raw[2 * i], raw[2 * i + 1], this.dim));
@@ -147,10 +143,18 @@ export const DLIB_ENCODER_ID = 'dlib-resnet34@face-api-1.7';
  * faces have norms of 1.39–1.56 (11 faces measured), so dlib's customary 0.6 threshold on raw distances
  * corresponds to about 0.41 between our unit vectors (0.17 squared).
  */
-export function loadDlibEncoder(opts: { modelDir?: string; batchSize?: number } = {}): GraphFaceEncoder {
+export function loadDlibEncoder(
+  opts: { modelDir?: string; batchSize?: number; engine?: EngineName } = {},
+): GraphFaceEncoder {
   const { def, weights } = loadDlibResnet(opts.modelDir);
   const fused = fuseConvAffineActivation(def, weights);
-  return new GraphFaceEncoder({ id: DLIB_ENCODER_ID, ...fused, output: 'fc', batchSize: opts.batchSize });
+  return new GraphFaceEncoder({
+    id: DLIB_ENCODER_ID,
+    ...fused,
+    output: 'fc',
+    batchSize: opts.batchSize,
+    engine: opts.engine,
+  });
 }
 
 /** An encoder saved in the Visage model format (saveModel); its id comes from meta.id, else the def name. */

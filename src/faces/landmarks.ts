@@ -3,11 +3,11 @@
  * face-api: the box (clipped to the image, floored to whole pixels) padded with black to a centred
  * square, resized to 112×112; the network's [0, 1] outputs map back through the same square.
  */
-import * as tf from '@tensorflow/tfjs-core';
-import { TfjsNetwork } from '../engine/graph/tfjs-executor.js';
+import type { EngineName } from '../config.js';
+import { createInferenceNetwork, type InferenceNetwork } from '../engine/inference/index.js';
 import { resize } from '../image/geometry.js';
 import { createImage, type RgbImage } from '../image/rgb.js';
-import { imagesToBatch } from '../image/tensor.js';
+import { imagesToArray } from '../image/tensor.js';
 import { LANDMARK_INPUT, loadLandmark68 } from './models/landmark68.js';
 import type { FaceBox, Point2 } from './types.js';
 
@@ -41,23 +41,18 @@ export function landmarkCrop(img: RgbImage, box: FaceBox): { square: RgbImage; c
 }
 
 export class LandmarkDetector {
-  constructor(private readonly net: TfjsNetwork) {}
+  constructor(readonly net: InferenceNetwork) {}
 
-  static load(modelDir?: string): LandmarkDetector {
+  static load(modelDir?: string, engine?: EngineName): LandmarkDetector {
     const { def, weights } = loadLandmark68(modelDir);
-    return new LandmarkDetector(new TfjsNetwork(def, weights));
+    return new LandmarkDetector(createInferenceNetwork(def, weights, { engine }));
   }
 
   /** Landmarks of the 112×112 inputs, as raw network output in [0, 1] (x0, y0, x1, y1, …). */
   async predictRaw(inputs: RgbImage[]): Promise<Float32Array[]> {
     if (inputs.length === 0) return [];
-    const out = tf.tidy(() => this.net.forward(imagesToBatch(inputs, { scale: 1 })).landmarks);
-    try {
-      const data = (await out.data()) as Float32Array;
-      return inputs.map((_, i) => data.slice(i * 136, (i + 1) * 136));
-    } finally {
-      out.dispose();
-    }
+    const { data } = (await this.net.run(imagesToArray(inputs, { scale: 1 }))).landmarks;
+    return inputs.map((_, i) => data.slice(i * 136, (i + 1) * 136));
   }
 
   /** 68 points (image pixels) for each face box, one batched network run per call. */

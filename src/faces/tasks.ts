@@ -2,6 +2,7 @@
  * Worker-side tasks of the face pipeline: each worker keeps one FacePipeline (models load once per
  * worker) and embeds whole files, so many images spread over every core.
  */
+import { setInferenceThreads } from '../engine/inference/index.js';
 import { sibling } from '../engine/pool/pool.js';
 import { decodeImage } from '../image/decode.js';
 import { crop } from '../image/geometry.js';
@@ -17,6 +18,8 @@ export interface EmbedFileTask {
   model?: string;
   /** Embed a centred crop when no face is found (evaluation protocols ask for this). */
   fallback: boolean;
+  /** onnxruntime intra-op threads of this worker's sessions (its share of the cores). */
+  inferenceThreads?: number;
 }
 
 export interface EmbedFileResult {
@@ -54,6 +57,8 @@ export function centreCrop(
 }
 
 export async function embedFile(task: EmbedFileTask): Promise<EmbedFileResult> {
+  // Before the first session of this worker is built; later calls carry the same share.
+  if (task.inferenceThreads !== undefined) setInferenceThreads(task.inferenceThreads);
   const pipeline = pipelineFor(task.model);
   const img = await decodeImage(task.file).catch((e: Error & { details?: object }) => {
     if (e && typeof e === 'object' && 'details' in e) e.details = { ...e.details, path: task.file };

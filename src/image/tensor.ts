@@ -90,8 +90,11 @@ export function imageToTensor(img: RgbImage, opts: ImageToTensorOptions = {}): t
   return tf.tensor3d(out, [img.height, img.width, norm.channels], 'float32');
 }
 
-/** Equal-sized images as one [n, h, w, c] batch. */
-export function imagesToBatch(imgs: readonly RgbImage[], opts: ImageToTensorOptions = {}): tf.Tensor4D {
+/** Equal-sized images as one NHWC float batch in host memory (what the onnx engine is fed). */
+export function imagesToArray(
+  imgs: readonly RgbImage[],
+  opts: ImageToTensorOptions = {},
+): { data: Float32Array; shape: [number, number, number, number] } {
   if (imgs.length === 0) throw new VisageError('E_BAD_INPUT', 'imagesToBatch needs at least one image');
   const norm = resolveNorm(opts);
   const { width, height } = imgs[0];
@@ -107,7 +110,13 @@ export function imagesToBatch(imgs: readonly RgbImage[], opts: ImageToTensorOpti
     }
     fill(img, norm, out, i * per);
   });
-  return tf.tensor4d(out, [imgs.length, height, width, norm.channels], 'float32');
+  return { data: out, shape: [imgs.length, height, width, norm.channels] };
+}
+
+/** Equal-sized images as one [n, h, w, c] batch. */
+export function imagesToBatch(imgs: readonly RgbImage[], opts: ImageToTensorOptions = {}): tf.Tensor4D {
+  const { data, shape } = imagesToArray(imgs, opts);
+  return tf.tensor4d(data, shape, 'float32');
 }
 
 function toImageData(

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { envThreads } from '../../config.js';
 import { engineInfo } from '../../engine/backend.js';
+import { activeEngine, engineFallbackReason, inferenceThreads } from '../../engine/inference/index.js';
 import { dependencyDir, dependencyVersion, visageVersion } from '../../paths.js';
 import { emit } from '../output.js';
 
@@ -35,7 +36,13 @@ export function registerInfo(program: Command): void {
     .description('show versions, the tensor backend, threads, SIMD and the model files found')
     .action(async () => {
       const engine = await engineInfo();
+      const inference = await activeEngine();
       const info = {
+        engine: inference,
+        engineRequested: process.env.VISAGE_ENGINE ?? 'onnx',
+        engineFallback: engineFallbackReason() ?? null,
+        onnxruntime: dependencyVersion('onnxruntime-node'),
+        onnxThreads: inferenceThreads(),
         visage: visageVersion(),
         node: process.versions.node,
         tfjs: engine.tfjsVersion,
@@ -50,6 +57,12 @@ export function registerInfo(program: Command): void {
       emit(info, () =>
         [
           `visage ${info.visage} (node ${info.node})`,
+          `engine ${info.engine}` +
+            (info.engine === 'onnx'
+              ? ` (onnxruntime-node ${info.onnxruntime}, ${info.onnxThreads} intra-op thread(s))`
+              : info.engineFallback
+                ? ` (fallback: ${info.engineFallback})`
+                : ' (VISAGE_ENGINE=tfjs)'),
           `tfjs ${info.tfjs}, backend ${info.backend}, SIMD ${info.simd ? 'yes' : 'no'}, worker threads ${info.threads}` +
             (info.backend === 'wasm'
               ? ' (one engine per worker; wasm pthreads are unavailable in Node)'

@@ -98,8 +98,8 @@ export interface OnnxTensor {
 export interface OnnxValue {
   name: string;
   type: typeof FLOAT | typeof INT64 | typeof BOOL;
-  /** Undefined: shape left to the runtime's inference. */
-  dims?: number[];
+  /** Undefined: shape left to the runtime's inference. A string is a symbolic (dynamic) dimension. */
+  dims?: Array<number | string>;
 }
 
 export interface OnnxModel {
@@ -137,7 +137,9 @@ function valueInfo(v: OnnxValue): Writer {
   const tensorType = new Writer().int(1, v.type);
   if (v.dims) {
     const shape = new Writer();
-    for (const d of v.dims) shape.message(1, new Writer().int(1, d));
+    // Dimension{dim_value 1, dim_param 2}
+    for (const d of v.dims)
+      shape.message(1, typeof d === 'string' ? new Writer().string(2, d) : new Writer().int(1, d));
     tensorType.message(2, shape);
   }
   return new Writer().string(1, v.name).message(2, new Writer().message(1, tensorType));

@@ -14,7 +14,7 @@ export function loadOrt(): Promise<typeof Ort> {
     ort = undefined;
     throw new VisageError(
       'E_BACKEND',
-      `onnxruntime-node could not be loaded (${(e as Error).message}); train with --engine tfjs instead`,
+      `onnxruntime-node could not be loaded (${(e as Error).message}); use VISAGE_ENGINE=tfjs (inference) or --engine tfjs (training) instead`,
       {},
       { cause: e },
     );
@@ -25,9 +25,14 @@ export function loadOrt(): Promise<typeof Ort> {
 export type OrtSession = Ort.InferenceSession;
 export type OrtTensor = Ort.Tensor;
 
+let created = 0;
+/** Sessions created so far in this thread: tests use it to prove sessions are built once and reused. */
+export const sessionsCreated = (): number => created;
+
 /** A session over one of our generated models, on `threads` intra-op threads. */
 export async function createSession(model: OnnxModel, threads: number): Promise<OrtSession> {
   const o = await loadOrt();
+  created++;
   try {
     return await o.InferenceSession.create(encodeModel(model), {
       intraOpNumThreads: threads,

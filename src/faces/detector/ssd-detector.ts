@@ -1,16 +1,15 @@
 /**
- * Face detection with face-api's SSD-MobileNetV1: our NetworkDef on the tfjs executor, and our own
+ * Face detection with face-api's SSD-MobileNetV1: our NetworkDef on the product's engine, and our own
  * decoding (anchors, box regression, sigmoid scores, NMS). Faces that fill the frame and small faces in
  * large photos need extra passes at other scales (see `planPasses`); the candidates of all passes are
  * merged with NMS.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type { EngineName } from '../../config.js';
 import { foldBatchNorm } from '../../engine/graph/fold.js';
-import { TfjsNetwork } from '../../engine/graph/tfjs-executor.js';
+import { createInferenceNetwork, type InferenceNetwork } from '../../engine/inference/index.js';
 import { VisageError } from '../../errors.js';
 import { resize } from '../../image/geometry.js';
 import { assertRgbImage, type RgbImage } from '../../image/rgb.js';
-import { imageToTensor } from '../../image/tensor.js';
 import {
   loadSsdMobilenetV1,
   SSD_HEADS,
@@ -121,18 +120,18 @@ export function planPasses(
 }
 
 export class SsdFaceDetector {
-  private readonly net: TfjsNetwork;
+  readonly net: InferenceNetwork;
   private readonly anchorCache = new Map<string, Float32Array>();
 
-  constructor(net: TfjsNetwork) {
+  constructor(net: InferenceNetwork) {
     this.net = net;
   }
 
   /** Loads face-api's weights (node_modules) into our graph; batch-norm is folded into the depthwise convs. */
-  static load(modelDir?: string): SsdFaceDetector {
+  static load(modelDir?: string, engine?: EngineName): SsdFaceDetector {
     const m = loadSsdMobilenetV1(modelDir);
     const folded = foldBatchNorm(m.def, m.weights);
-    return new SsdFaceDetector(new TfjsNetwork(folded.def, folded.weights));
+    return new SsdFaceDetector(createInferenceNetwork(folded.def, folded.weights, { engine }));
   }
 
   async detect(img: RgbImage, opts: DetectOptions = {}): Promise<DetectedFace[]> {
@@ -162,31 +161,22 @@ export class SsdFaceDetector {
     const dw = Math.max(1, Math.min(inW, Math.round(img.width * pass.scale)));
     const dh = Math.max(1, Math.min(inH, Math.round(img.height * pass.scale)));
     const scaled = resize(img, dw, dh);
-    const outs = tf.tidy(() => {
-      const t = imageToTensor(scaled, { scale: 1 });
-      const padded = tf.pad(
-        t,
-        [
-          [oy, inH - oy - dh],
-          [ox, inW - ox - dw],
-          [0, 0],
-        ],
-        pass.fill,
-      );
-      return this.net.forward(tf.expandDims(padded, 0) as tf.Tensor4D);
-    });
+    // The scaled photo at (ox, oy) of an inH×inW input filled with `fill`, as 0..255 floats.
+    const input = new Float32Array(inH * inW * 3).fill(pass.fill);
+    for (let r = 0; r < dh; r++) {
+      const src = r * dw * 3;
+      const dst = ((oy + r) * inW + ox) * 3;
+      for (let i = 0; i < dw * 3; i++) input[dst + i] = scaled.data[src + i];
+    }
+    const outs = await this.net.run({ data: input, shape: [1, inH, inW, 3] });
     const grids: Array<[number, number]> = [];
     const boxes: Float32Array[] = [];
     const logits: Float32Array[] = [];
-    try {
-      for (let i = 0; i < SSD_HEADS.length; i++) {
-        const [b, c] = ssdHeadOutputs(i);
-        grids.push([outs[b].shape[1]!, outs[b].shape[2]!]);
-        boxes.push((await outs[b].data()) as Float32Array);
-        logits.push((await outs[c].data()) as Float32Array);
-      }
-    } finally {
-      tf.dispose(Object.values(outs));
+    for (let i = 0; i < SSD_HEADS.length; i++) {
+      const [b, c] = ssdHeadOutputs(i);
+      grids.push([outs[b].shape[1], outs[b].shape[2]]);
+      boxes.push(outs[b].data);
+      logits.push(outs[c].data);
     }
     const anchors = this.anchors(inH, inW, grids);
     // Normalised input coordinates → image pixels (edge coordinates), per axis.
