@@ -49,7 +49,7 @@ export function calibrationEntry(
   const curve = roc(distances, labels);
   const best = bestAccuracy(distances, labels);
   const { threshold, name: criterionName } = chooseThreshold(distances, labels, opts.criterion);
-  const fit = fitConfidence(distances, labels);
+  const fit = fitConfidence(distances, labels, { balanced: true });
   const entry: CalibrationEntry = {
     metric: 'squared-l2',
     threshold: Math.min(4, Math.max(0, threshold)),

@@ -146,6 +146,12 @@ export interface FitOptions {
    */
   l2?: number;
   maxIter?: number;
+  /**
+   * Weight the two classes equally (each pair by n / (2 · its class count)), so that the confidence is
+   * P(same | d) for even odds — what a 1:1 check of a claimed identity asks — and not the share of
+   * same-person pairs in the calibration set (0.1 % when every pair of 300 people is used).
+   */
+  balanced?: boolean;
 }
 
 export interface FitResult extends ConfidenceModel {
@@ -186,6 +192,10 @@ export function fitConfidence(
   }
   const lambda = opts.l2 ?? 1e-4;
   const maxIter = opts.maxIter ?? 100;
+  const wPos = opts.balanced ? n / (2 * pos) : 1;
+  const wNeg = opts.balanced ? n / (2 * (n - pos)) : 1;
+  const weight = new Float64Array(n);
+  for (let i = 0; i < n; i++) weight[i] = y[i] ? wPos : wNeg;
 
   // Penalised objective, using log(1+e^z) in its overflow-safe form.
   const objective = (a: number, b: number): number => {
@@ -193,7 +203,7 @@ export function fitConfidence(
     for (let i = 0; i < n; i++) {
       const z = a * distances[i] + b;
       const softplus = z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z));
-      f += softplus - y[i] * z;
+      f += weight[i] * (softplus - y[i] * z);
     }
     return f + 0.5 * lambda * (a * a + b * b);
   };
@@ -213,8 +223,8 @@ export function fitConfidence(
     for (let i = 0; i < n; i++) {
       const d = distances[i];
       const p = sigmoid(a * d + b);
-      const r = p - y[i];
-      const w = p * (1 - p);
+      const r = weight[i] * (p - y[i]);
+      const w = weight[i] * p * (1 - p);
       ga += r * d;
       gb += r;
       haa += w * d * d;

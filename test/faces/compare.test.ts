@@ -116,6 +116,22 @@ describe('confidence model', () => {
     for (let x = 0; x < 1; x += 0.05) assert.ok(confidence(fit, x) >= confidence(fit, x + 0.05));
   });
 
+  test('balanced: one same pair in 50 weighs like even odds (the fit of the data with same pairs repeated)', () => {
+    const rand = mulberry32(9);
+    const same = Array.from({ length: 40 }, () => 0.1 + 0.1 * rand());
+    const diff = Array.from({ length: 2000 }, () => 0.15 + 0.3 * rand());
+    const balanced = fitConfidence([...same, ...diff], [...same.map(() => 1), ...diff.map(() => 0)], {
+      balanced: true,
+    });
+    const repeated = Array.from({ length: 50 }, () => same).flat();
+    const even = fitConfidence([...repeated, ...diff], [...repeated.map(() => 1), ...diff.map(() => 0)]);
+    const plain = fitConfidence([...same, ...diff], [...same.map(() => 1), ...diff.map(() => 0)]);
+    const mid = (f: { a: number; b: number }) => distanceAtConfidence(f, 0.5);
+    assert.ok(Math.abs(mid(balanced) - mid(even)) < 2e-3, `${mid(balanced)} vs ${mid(even)}`);
+    // Without balancing, rare same pairs pull p = 0.5 down to where almost nothing is called same.
+    assert.ok(mid(plain) < mid(balanced) - 0.01, `${mid(plain)} vs ${mid(balanced)}`);
+  });
+
   test('refuses one-class or mismatched input', () => {
     throwsCode(() => fitConfidence([0.1, 0.2], [1, 1]), 'E_BAD_INPUT');
     throwsCode(() => fitConfidence([0.1], [1, 0]), 'E_BAD_INPUT');
