@@ -129,6 +129,7 @@ export interface TrainSettings {
   engine: TrainingEngine;
 }
 
+/** Options of `train`: any TrainSettings (the rest take TRAIN_DEFAULTS) plus `resume` to continue from `out`/checkpoint. */
 export type TrainOptions = Partial<TrainSettings> & {
   data?: string;
   /** Output folder: checkpoint/, model/, report.html, history.json. */
@@ -137,6 +138,7 @@ export type TrainOptions = Partial<TrainSettings> & {
   resume?: boolean;
 };
 
+/** One epoch of training: the loss and mining figures, and the held-out validation when it ran. */
 export interface TrainEpoch extends EpochRecord {
   /** Learning rate of the epoch's last step. */
   lr: number;
@@ -146,6 +148,7 @@ export interface TrainEpoch extends EpochRecord {
   pairAccuracy?: number;
 }
 
+/** Callbacks and the abort signal of a training run (progress, logs, one record per epoch). */
 export interface TrainHooks {
   /** Stop at the next step boundary, save a checkpoint and return with `interrupted: true`. */
   signal?: AbortSignal;
@@ -175,6 +178,7 @@ export interface ValidationSummary {
   rank1: number;
 }
 
+/** What `train` made: the saved model, the held-out metrics before and after, the run's counts. */
 export interface TrainResult {
   settings: TrainSettings;
   interrupted: boolean;
@@ -196,6 +200,7 @@ export interface TrainResult {
   images: { train: number; val: number; fallbacks: number };
 }
 
+/** The defaults of every training setting (what `visage train --help` shows). */
 export const TRAIN_DEFAULTS: Omit<TrainSettings, 'data'> = {
   valIdentities: -1,
   detect: true,
