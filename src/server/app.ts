@@ -105,6 +105,7 @@ export async function buildServer(
           .body,
       );
   });
+  app.removeContentTypeParser('text/plain'); // no route takes text: 415 rather than a confusing 400
   for (const type of [/^image\/.*/, 'application/octet-stream'])
     app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: limits.uploadBytes }, (_req, body, done) =>
       done(null, body),
