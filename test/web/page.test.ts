@@ -35,7 +35,7 @@ after(async () => {
 test(
   'the page: enroll, identify (the drawn name), verify, a style job to 100 %',
   { skip: !fs.existsSync(CHROMIUM) && 'no /usr/bin/chromium' },
-  async () => {
+  async (t) => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     await page.goto(s.url + '/');
     await page.fill('#key', ADMIN);
@@ -85,7 +85,10 @@ test(
       document.getElementById('message')!.textContent!.startsWith('E_UNAUTHORIZED'),
     );
     await page.click('button[data-tab=identify]');
-    await page.screenshot({ path: path.join(s.dir, 'page.png'), fullPage: true });
-    assert.ok(fs.statSync(path.join(s.dir, 'page.png')).size > 10_000);
+    // Kept after the test (the server's --data folder is not): the test's own temp folder.
+    const shot = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'visage-page-')), 'page.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    assert.ok(fs.statSync(shot).size > 10_000);
+    t.diagnostic(`screenshot: ${shot}`);
   },
 );
