@@ -3,6 +3,7 @@ import { benchEngine, formatEngineBench } from '../../engine/bench/engine-bench.
 import { benchFaces, formatFacesBench } from '../../faces/bench.js';
 import { benchGallerySearch } from '../../store/bench.js';
 import { emit, note } from '../output.js';
+import { registerBenchServe } from './bench-serve.js';
 import { registerBenchStyle } from './bench-style.js';
 import { parseNumber } from './faces.js';
 
@@ -57,4 +58,5 @@ export function registerBench(program: Command): void {
       );
     });
   registerBenchStyle(bench);
+  registerBenchServe(bench);
 }
