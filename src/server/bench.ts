@@ -36,6 +36,8 @@ export interface PhaseResult {
   servicePerImageMs: number;
   libraryPerImageMs: number;
   ratio: number;
+  /** /healthz latency probed every 100 ms during the phase: how long the event loop is held by inference. */
+  healthzMs: { p50: number; max: number };
 }
 
 export interface ServeBenchResult {
@@ -126,7 +128,20 @@ export async function benchServe(o: ServeBenchOptions = {}): Promise<ServeBenchR
           else errors++;
         }
       };
+      const probes: number[] = [];
+      let probing = true;
+      const probe = (async () => {
+        while (probing) {
+          const s = performance.now();
+          await fetch(`${url}/healthz`).then((r) => r.arrayBuffer());
+          probes.push(performance.now() - s);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
       await Promise.all(Array.from({ length: clients }, client));
+      probing = false;
+      await probe;
+      probes.sort((a, b) => a - b);
       const wall = (performance.now() - t0) / 1000;
       lat.sort((a, b) => a - b);
       const servicePerImageMs = ok ? (wall * 1000) / ok : NaN;
@@ -142,6 +157,7 @@ export async function benchServe(o: ServeBenchOptions = {}): Promise<ServeBenchR
         servicePerImageMs,
         libraryPerImageMs,
         ratio: servicePerImageMs / libraryPerImageMs,
+        healthzMs: { p50: pct(probes, 50), max: probes[probes.length - 1] ?? NaN },
       });
     }
     const names = new Set(g.listPeople().map((p) => p.name));
@@ -165,7 +181,8 @@ export function formatServeBench(r: ServeBenchResult): string {
     ...r.phases.map(
       (p) =>
         `${p.op.padEnd(8)} ${p.requests} req in ${f(p.seconds)} s = ${f(p.requestsPerSecond)} req/s; p50 ${f(p.latencyMs.p50)} ms, p95 ${f(p.latencyMs.p95)} ms, p99 ${f(p.latencyMs.p99)} ms; ` +
-        `ok ${p.ok}, 429/503 ${p.refused}, errors ${p.errors}; per image ${f(p.servicePerImageMs)} ms vs library ${f(p.libraryPerImageMs)} ms → ×${p.ratio.toFixed(2)}`,
+        `ok ${p.ok}, 429/503 ${p.refused}, errors ${p.errors}; per image ${f(p.servicePerImageMs)} ms vs library ${f(p.libraryPerImageMs)} ms → ×${p.ratio.toFixed(2)}; ` +
+        `/healthz p50 ${f(p.healthzMs.p50)} ms, max ${f(p.healthzMs.max)} ms`,
     ),
     `every 2xx enroll in the gallery afterwards: ${r.enrollsPresent ? 'yes' : 'NO'}`,
   ].join('\n');
