@@ -31,6 +31,7 @@ test('health, readiness (self-test inference), info, metrics, OpenAPI', async ()
   const info = await api('GET', '/v1/info');
   assert.equal(info.data.dim, 128);
   assert.ok(info.data.threshold > 0 && info.data.threshold < 1);
+  assert.equal(typeof info.data.calibration.dataset, 'string');
   const spec = await api('GET', '/openapi.json', { key: null });
   assert.ok(spec.data.openapi.startsWith('3'));
   assert.ok(spec.data.paths['/v1/galleries/{gallery}/people/{name}/faces']);

@@ -1,6 +1,9 @@
 /** Liveness, readiness (models + store + a self-test inference), what the server runs, and /metrics. */
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import fs from 'node:fs';
+import { shippedCalibrationFile, userCalibrationFile } from '../../api.js';
+import { loadCalibration } from '../../faces/calibration.js';
 import { visageVersion } from '../../paths.js';
 import type { ServerContext } from '../context.js';
 
@@ -29,7 +32,7 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: ServerContext, r
         detector: 'ssd-mobilenetv1 + 68 landmarks (face-api weights)',
         threshold: policy.threshold,
         metric: policy.metric,
-        calibration: (policy as { calibratedOn?: unknown }).calibratedOn ?? null,
+        calibration: calibratedOn(encoder.id),
         confidence: policy.confidence ? 'logistic' : null,
         limits: {
           uploadBytes: ctx.limits.uploadBytes,
@@ -41,4 +44,15 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: ServerContext, r
       };
     },
   );
+}
+
+/** What the active τ was calibrated on (the user's file overrides the shipped one, as in Visage.policy). */
+function calibratedOn(model: string): unknown {
+  let on: unknown = null;
+  for (const f of [shippedCalibrationFile(), userCalibrationFile()]) {
+    if (!fs.existsSync(f)) continue;
+    const entry = loadCalibration(f).policies[model] as { calibratedOn?: unknown } | undefined;
+    if (entry) on = entry.calibratedOn ?? null;
+  }
+  return on;
 }
