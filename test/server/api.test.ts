@@ -247,6 +247,19 @@ test('style job: 202, SSE progress to 100 %, PNG result; unknown job 404', async
     'PNG',
   );
   isError(await api('GET', '/v1/jobs/00000000-0000-4000-8000-000000000000'), 404, 'E_UNKNOWN_JOB');
+
+  const long = await api('POST', '/v1/style?size=64&iterations=1000', {
+    files: { content: photo('obama', 'obama.jpg'), style: picture('scream.jpg') },
+  });
+  assert.equal((await api('DELETE', `/v1/jobs/${long.data.id}`)).status, 202);
+  let state;
+  for (let i = 0; i < 100 && !['cancelled', 'done', 'failed'].includes(state?.state); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    state = (await api('GET', `/v1/jobs/${long.data.id}`)).data;
+  }
+  assert.equal(state.state, 'cancelled');
+  assert.match(state.error, /cancelled/);
+  isError(await api('GET', `/v1/jobs/${long.data.id}/result`), 409, 'E_JOB_STATE');
 });
 
 test('per-key rate limit → 429 with Retry-After and RateLimit-* headers', async () => {
