@@ -177,11 +177,13 @@ export class FaceService {
       return emb.map((e, k) => ({ index: picked[k], e }));
     });
     this.facesEncoded += chosen.length;
-    // Another request with the same key may have committed while this one computed.
-    const raced = replay();
-    if (raced) return raced;
     // Opened (created on first use) only now: a refused photo leaves no empty gallery behind.
     const gallery = galleryRef.existing ?? (await galleryRef.open());
+    galleryRef.existing = gallery;
+    // Another request with the same key may have committed while this one computed; from this check to
+    // the commit below nothing awaits, so no other request can interleave.
+    const raced = replay();
+    if (raced) return raced;
     const r = gallery.enroll(
       name,
       chosen.map((c) => c.e.embedding),

@@ -109,6 +109,10 @@ test('Idempotency-Key: a retried enroll stores one face', async () => {
   assert.equal(again.data.replayed, true);
   const p = await api('GET', '/v1/galleries/g/people/biden');
   assert.equal(p.data.faces.length, 2);
+  // Two at once, into a gallery that does not exist yet: still one face.
+  const both = await Promise.all([1, 2].map(() => api('POST', '/v1/galleries/idem/people/joe/faces', c)));
+  assert.deepEqual(both.map((r) => r.status).sort(), [200, 201]);
+  assert.equal((await api('GET', '/v1/galleries/idem/people/joe')).data.faces.length, 1);
 });
 
 test('detect and embed take several images', async () => {
