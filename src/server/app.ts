@@ -36,7 +36,7 @@ export interface ServerOptions {
   /** On first start (no key with this secret yet), create it as an admin key: VISAGE_API_KEY. */
   adminKey?: string;
   /** pino logging (default on, level info); false for tests. */
-  logger?: boolean | { level: string };
+  logger?: boolean | { level: string; stream?: { write(line: string): void } };
 }
 
 export async function buildServer(
@@ -79,7 +79,11 @@ export async function buildServer(
   const logger =
     opts.logger === false
       ? false
-      : { level: typeof opts.logger === 'object' ? opts.logger.level : 'info', redact: ['req.headers'] };
+      : {
+          level: typeof opts.logger === 'object' ? opts.logger.level : 'info',
+          redact: ['req.headers'],
+          ...(typeof opts.logger === 'object' && opts.logger.stream ? { stream: opts.logger.stream } : {}),
+        };
   const app = Fastify({
     logger,
     // One line per request, written in onResponse below, instead of fastify's two.

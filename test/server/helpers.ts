@@ -13,9 +13,10 @@ export const sample = (n: number) =>
 export const picture = (name: string) => fs.readFileSync(path.join(dataDir('images'), name));
 
 /** An in-process server on 127.0.0.1 with an ephemeral port and a temp --data folder. */
-export async function startServer(limits: Partial<ServerLimits> = {}) {
+export async function startServer(limits: Partial<ServerLimits> = {}, log?: { write(line: string): void }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'visage-serve-'));
-  const { app, ctx } = await buildServer({ dataDir: dir, adminKey: ADMIN, logger: false, limits });
+  const logger = log ? { level: 'info', stream: log } : false;
+  const { app, ctx } = await buildServer({ dataDir: dir, adminKey: ADMIN, logger, limits });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return {
     url,
