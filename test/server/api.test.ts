@@ -123,6 +123,20 @@ test('detect and embed take several images', async () => {
   );
   const e = await api('POST', '/v1/embed', { files: { image: photo('obama', 'obama.jpg') } });
   assert.equal(e.data.images[0].faces[0].embedding.length, 128);
+  const j = await api('POST', '/v1/embed', {
+    json: {
+      images: [photo('obama', 'obama.jpg'), photo('biden', 'biden.jpg')].map((b) => b.toString('base64')),
+    },
+  });
+  assert.equal(j.data.images.length, 2);
+  const m = (await api('GET', '/metrics', { key: null })).data as string;
+  assert.match(m, /visage_http_request_duration_seconds_bucket\{[^}]*route="\/v1\/embed"/);
+  assert.match(
+    m,
+    /visage_http_requests_total\{[^}]*route="\/v1\/galleries\/:gallery\/people\/:name\/faces",status="201"\}/,
+  );
+  assert.match(m, /visage_gallery_embeddings\{gallery="g"\} \d+/);
+  assert.match(m, /visage_faces_encoded_total [1-9]/);
 });
 
 test('bad inputs: status + stable code, and the gallery unchanged', async () => {
