@@ -6,6 +6,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerEval } from './commands/eval.js';
 import { registerFaces } from './commands/faces.js';
 import { registerInfo } from './commands/info.js';
+import { registerServe } from './commands/serve.js';
 import { registerStyle } from './commands/style.js';
 import { registerTrain } from './commands/train.js';
 import { out, reportError } from './output.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerBench(program);
   registerTrain(program);
+  registerServe(program);
   return program;
 }
 

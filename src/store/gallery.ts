@@ -618,6 +618,59 @@ export class Gallery {
     else this.index.rename(id, to);
   }
 
+  /**
+   * Move every embedding of `from` to `into` and remove `from`, in one transaction (two enrolments of the
+   * same person under different names). Returns how many embeddings moved and `into`'s new total.
+   */
+  mergePeople(from: string, into: string): { name: string; moved: number; total: number } {
+    this.checkWritable();
+    const a = normaliseName(from);
+    const b = normaliseName(into);
+    if (a === b) throw new VisageError('E_BAD_INPUT', `cannot merge '${a}' into itself`, { name: a });
+    const { value } = this.write(() => {
+      const src = this.personId(a);
+      const dst = this.personId(b);
+      const moved = this.db.prepare('UPDATE embeddings SET person_id = ? WHERE person_id = ?').run(dst, src);
+      this.db.prepare('DELETE FROM people WHERE id = ?').run(src);
+      this.db.prepare('UPDATE people SET updated_at = ? WHERE id = ?').run(new Date().toISOString(), dst);
+      const total = this.db.prepare('SELECT count(*) FROM embeddings WHERE person_id = ?').pluck().get(dst);
+      return { moved: moved.changes, total: total as number };
+    });
+    // Rare and whole-person: rebuilding the index is simpler than moving rows inside it.
+    this.reload();
+    return { name: b, ...value };
+  }
+
+  /** Remove one embedding (and its photo) of a person; the person stays, even with none left. */
+  removeEmbedding(name: string, embeddingId: number): void {
+    this.checkWritable();
+    const n = normaliseName(name);
+    this.write(() => {
+      const id = this.personId(n);
+      if (this.hasPhotoTable) this.db.prepare('DELETE FROM photos WHERE embedding_id = ?').run(embeddingId);
+      const r = this.db.prepare('DELETE FROM embeddings WHERE id = ? AND person_id = ?').run(embeddingId, id);
+      if (r.changes === 0) {
+        throw new VisageError('E_UNKNOWN_FACE', `'${n}' has no face #${embeddingId}`, {
+          name: n,
+          embeddingId,
+        });
+      }
+    });
+    this.reload();
+  }
+
+  /**
+   * The embedding stored with this exact `source`, if any: lets a caller make enrolment idempotent by
+   * writing its request key as the source in the same transaction as the vector.
+   */
+  findBySource(source: string): { embeddingId: number; name: string } | undefined {
+    this.checkOpen();
+    const r = this.db
+      .prepare('SELECT e.id, p.name FROM embeddings e JOIN people p ON p.id = e.person_id WHERE e.source = ?')
+      .get(source) as { id: number; name: string } | undefined;
+    return r && { embeddingId: r.id, name: r.name };
+  }
+
   /** Everyone enrolled, by name, with embedding counts. */
   listPeople(): PersonInfo[] {
     this.checkOpen();

@@ -3,6 +3,7 @@ import { benchEngine, formatEngineBench } from '../../bench/engine.js';
 import { benchFaces, formatFacesBench } from '../../bench/faces.js';
 import { benchGallerySearch } from '../../bench/gallery.js';
 import { emit, note } from '../output.js';
+import { registerBenchServe } from './bench-serve.js';
 import { registerBenchStyle } from './bench-style.js';
 import { parseNumber } from './faces.js';
 
@@ -57,4 +58,5 @@ export function registerBench(program: Command): void {
       );
     });
   registerBenchStyle(bench);
+  registerBenchServe(bench);
 }
