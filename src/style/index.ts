@@ -251,7 +251,14 @@ export async function stylize(
       );
   });
 
-  checkScaleSizes(net.name, content, styles, t.styleScale, t.scales);
+  checkScaleSizes(
+    net.name,
+    [t.contentLayer, ...Object.keys(t.styleLayers)],
+    content,
+    styles,
+    t.styleScale,
+    t.scales,
+  );
 
   const preserveColors = opts.preserveColors ?? false;
   const inputs = preserveColors ? luminanceInputs(content, styles) : { content, styles };
@@ -293,14 +300,28 @@ export async function stylize(
 
 /**
  * The smallest short side each known network takes at every scale (InceptionV3's unpadded stem and
- * reductions run out of pixels below it: 57×43 works, 56×42 fails inside the engine; VGG-19's five
- * poolings need 32) and its wasm heap per output pixel, measured by `visage bench style --check-1024`
- * (peak heap ÷ pixels at the largest size run).
+ * reductions run out of pixels below it: 57×43 works, 56×42 fails inside the engine; VGG-19 needs
+ * one pixel left at its deepest tap, 2^pools before it) and its wasm heap per output pixel, measured by
+ * `visage bench style --check-1024` (peak heap ÷ pixels at the largest size run).
  */
-function networkLimits(name: string): { minSide: number; heapBytesPerPixel: number } | undefined {
+function networkLimits(
+  name: string,
+  layers: string[],
+): { minSide: number; heapBytesPerPixel: number } | undefined {
   if (name === INCEPTION_V3_NAME) return { minSide: 43, heapBytesPerPixel: 3577e6 / (1024 * 1024) };
-  if (name.startsWith('vgg19')) return { minSide: 32, heapBytesPerPixel: 2392e6 / (512 * 512) };
+  if (name.startsWith('vgg19'))
+    return { minSide: 2 ** vgg19PoolsBefore(layers), heapBytesPerPixel: 2392e6 / (512 * 512) };
   return undefined;
+}
+
+/** How many 2× poolings VGG-19 applies before the deepest of these layers (convB_i follows B−1, poolB is the B-th). */
+function vgg19PoolsBefore(layers: string[]): number {
+  let pools = 0;
+  for (const l of layers) {
+    const m = /^(conv|relu|pool)(\d)/.exec(l);
+    if (m) pools = Math.max(pools, m[1] === 'pool' ? Number(m[2]) : Number(m[2]) - 1);
+  }
+  return pools;
 }
 
 /** The heap the tfjs wasm backend can grow to (its hard cap), less a margin for the inputs and the rest. */
@@ -309,12 +330,13 @@ const WASM_HEAP_BUDGET = 3.8e9;
 /** Refuse up front what the network cannot take, instead of a crash or an abort minutes later. */
 function checkScaleSizes(
   network: string,
+  layers: string[],
   content: RgbImage,
   styles: RgbImage[],
   styleScale: number,
   scales: number[],
 ): void {
-  const limits = networkLimits(network);
+  const limits = networkLimits(network, layers);
   if (!limits) return;
   for (const long of scales) {
     const { width, height } = fitLongSide(content.width, content.height, long);

@@ -75,10 +75,14 @@ test('the tarball holds the built package and nothing of the repository it does 
     'package/models/calibration.json',
     'package/LICENSE',
     'package/README.md',
+    'package/src/web/index.html',
   ])
     assert.ok(list.includes(f), `${f} is packed`);
+  // src/web is the service's page, served as written (plain JS, nothing to compile); the rest of src/ is not shipped.
   const stray = list.filter(
-    (f) => /^package\/(test|src|dist\/test|scripts|\.ci)\//.test(f) || f.endsWith('.map'),
+    (f) =>
+      (/^package\/(test|src|dist\/test|scripts|\.ci)\//.test(f) && !f.startsWith('package/src/web/')) ||
+      f.endsWith('.map'),
   );
   assert.deepEqual(stray, [], 'no tests, sources, source maps or CI files');
 });
@@ -97,7 +101,11 @@ test("the README's library example is examples/quick-start.mjs, and it runs in t
   assert.equal(lines.length, 4, r.stdout);
   assert.equal(lines.slice(0, 3).filter((l) => l.startsWith('alice d=')).length, 1, r.stdout);
   assert.equal(lines.slice(0, 3).filter((l) => l === 'unknown').length, 2, r.stdout);
-  assert.match(lines[3], /^same person 0\.\d{3} 1\.00$/);
+  // Same person, well inside τ, so the calibrated confidence is high (not a fixed figure: it moves
+  // with each re-calibration of models/calibration.json).
+  const m = /^same person (0\.\d{3}) (0\.\d{2}|1\.00)$/.exec(lines[3] ?? '');
+  assert.ok(m, lines[3]);
+  assert.ok(Number(m[2]) >= 0.9, lines[3]);
 });
 
 test('the package exports its verbs; internals only through visage/engine; deep imports are closed', () => {

@@ -25,7 +25,7 @@ test('mergePeople moves every embedding in one transaction; search finds the mer
     g.listPeople().map((p) => [p.name, p.embeddings]),
     [['a', 3]],
   );
-  assert.equal((g.search(v, { threshold: 0.1 }).best as { name: string }).name, 'a');
+  assert.equal(g.search(v, { threshold: 0.1 }).best?.name, 'a');
   assert.throws(
     () => g.mergePeople('nobody', 'a'),
     (e: VisageError) => e.code === 'E_UNKNOWN_PERSON',
@@ -53,6 +53,6 @@ test('removeEmbedding removes one face of that person only; findBySource finds a
   g.removeEmbedding('a', found!.embeddingId);
   assert.equal(g.embeddingsOf('a').length, 1);
   assert.equal(g.findBySource('idempotency:k1'), undefined);
-  assert.notEqual((g.search(v, { threshold: 0.01 }).best as { name?: string }).name, 'a');
+  assert.notEqual(g.search(v, { threshold: 0.01 }).best?.name, 'a');
   g.close();
 });
