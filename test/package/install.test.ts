@@ -17,7 +17,7 @@ let app: string;
 let tarball: string;
 
 const npm = (args: string[], cwd: string) =>
-  execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+  execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000 });
 
 before(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'visage-pack-'));

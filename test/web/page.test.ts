@@ -53,6 +53,12 @@ test(
     await page.waitForFunction(() => document.getElementById('identify-canvas')!.dataset.labels);
     const labels = JSON.parse((await page.getAttribute('#identify-canvas', 'data-labels'))!);
     assert.deepEqual(labels, ['obama']);
+    // The page as a user sees it after an identify (the README's picture), kept after the test in
+    // the test's own temp folder (the server's --data folder is not).
+    const shot = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'visage-page-')), 'page.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    assert.ok(fs.statSync(shot).size > 10_000);
+    t.diagnostic(`screenshot: ${shot}`);
 
     await page.click('button[data-tab=verify]');
     await page.setInputFiles('#verify-a', faces('obama', 'obama.jpg'));
@@ -84,11 +90,5 @@ test(
     await page.waitForFunction(() =>
       document.getElementById('message')!.textContent!.startsWith('E_UNAUTHORIZED'),
     );
-    await page.click('button[data-tab=identify]');
-    // Kept after the test (the server's --data folder is not): the test's own temp folder.
-    const shot = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'visage-page-')), 'page.png');
-    await page.screenshot({ path: shot, fullPage: true });
-    assert.ok(fs.statSync(shot).size > 10_000);
-    t.diagnostic(`screenshot: ${shot}`);
   },
 );
