@@ -86,6 +86,38 @@ describe('visage train (ORL)', () => {
     assert.equal(rest.modelId, full.modelId);
   });
 
+  it('a version-1 checkpoint (from before the settings it lacks) is migrated and resumes exactly', async () => {
+    const out = path.join(tmp, 'v1');
+    await trainInterruptedAt(tiny('v1'), 4);
+    // Rewrite the state as version 1 wrote it early on: `rng` beside the settings, no fixedNodes, and none
+    // of the settings added later (engine, ema, fit, softmax, valFlip), which then meant this run's values.
+    const file = path.join(out, 'checkpoint', 'state.json');
+    const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { state: Record<string, unknown> };
+    const st = json.state;
+    assert.equal(st.version, 2);
+    const settings = { ...(st.settings as Record<string, unknown>) };
+    for (const k of ['engine', 'ema', 'fit', 'softmax', 'valFlip']) delete settings[k];
+    const { fixedNodes: _f, ...rest } = st;
+    void _f;
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ ...json, state: { ...rest, version: 1, settings, rng: { seed: settings.seed } } }),
+    );
+    const resumed = await train({ out, resume: true });
+    assert.equal(resumed.steps, 6);
+    assert.deepEqual(resumed.history.map(strip), full.history.map(strip));
+    assert.equal(resumed.modelId, full.modelId);
+    // The checkpoint the resumed run left is the current version; a version from the future is refused.
+    const after = JSON.parse(fs.readFileSync(file, 'utf8')) as { state: Record<string, unknown> };
+    assert.equal(after.state.version, 2);
+    assert.ok(!('rng' in after.state));
+    fs.writeFileSync(file, JSON.stringify({ ...after, state: { ...after.state, version: 3 } }));
+    await rejects(train({ out, resume: true }), 'E_BAD_MODEL', /checkpoint version/);
+    // …and so is a state that does not fit its version's schema.
+    fs.writeFileSync(file, JSON.stringify({ ...after, state: { ...after.state, frozenNodes: 'all' } }));
+    await rejects(train({ out, resume: true }), 'E_BAD_MODEL', /frozenNodes/);
+  });
+
   it('saves a model that loadGraphEncoder loads and that reproduces the validation metrics', async () => {
     const m = loadModel(full.model!);
     assert.equal(m.meta.id, full.modelId);
