@@ -196,6 +196,12 @@ function adaptPass(
 
 export class SsdFaceDetector {
   readonly net: InferenceNetwork;
+  /** Passes run by detect() so far, and their time (ms), per kind: what `visage bench faces` reports. */
+  readonly passStats: Record<Pass['kind'], { runs: number; ms: number }> = {
+    full: { runs: 0, ms: 0 },
+    zoomOut: { runs: 0, ms: 0 },
+    highRes: { runs: 0, ms: 0 },
+  };
   private readonly anchorCache = new Map<string, Float32Array>();
 
   constructor(net: InferenceNetwork) {
@@ -225,17 +231,26 @@ export class SsdFaceDetector {
     const adaptive = opts.adaptive ?? true;
     // Pass 1 is read down to PROBE_SCORE: its weak candidates are the evidence the extra passes need.
     const [full, ...extra] = passes;
-    const probe = await this.runPass(img, { ...full, minBox: 0 }, Math.min(minScore, PROBE_SCORE));
+    const probe = await this.timedPass(img, { ...full, minBox: 0 }, Math.min(minScore, PROBE_SCORE));
     candidates.push(...probe.filter((c) => c.score >= minScore && longSide(c) >= full.minBox));
     for (const planned of extra) {
       const p = adaptive ? adaptPass(planned, full, probe, candidates, minScore, img) : planned;
-      if (p) candidates.push(...(await this.runPass(img, p, minScore)));
+      if (p) candidates.push(...(await this.timedPass(img, p, minScore)));
     }
     const merged = suppressFragments(nonMaxSuppression(candidates, iouThreshold, Infinity));
     return merged.slice(0, maxFaces).map((c) => {
       const [y0, x0, y1, x1] = c.box;
       return { box: { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, score: c.score };
     });
+  }
+
+  private async timedPass(img: RgbImage, pass: Pass, minScore: number): Promise<Candidate[]> {
+    const t = performance.now();
+    const out = await this.runPass(img, pass, minScore);
+    const s = this.passStats[pass.kind];
+    s.runs++;
+    s.ms += performance.now() - t;
+    return out;
   }
 
   /** The raw candidates (score ≥ minScore) of one pass, boxes in image pixels clipped to the image. */
