@@ -239,7 +239,7 @@ export function formatFacesBench(r: FacesBenchResult): string {
     `whole pipeline, every core (${r.threads} thread(s)): ours ${f(p.oursImagesPerS)} images/s, face-api ${f(p.faceApiImagesPerS)} images/s → ${f(p.ratio)}×`,
     `whole pipeline, per core (1 thread each): ours ${f(p.oursOneThreadImagesPerS)} images/s, face-api ${f(p.faceApiImagesPerS)} images/s → ${f(p.perCoreRatio)}×`,
     `whole pipeline, every core, every planned detector pass (the plan before it was adaptive): ours ${f(p.oursAllPassesImagesPerS)} images/s → ${f(p.oursAllPassesImagesPerS / p.faceApiImagesPerS)}×`,
-    `whole pipeline, ${p.workers} worker thread(s) with decoding: ours ${f(p.oursPooledImagesPerS)} images/s`,
+    `whole pipeline, ${p.workers} worker thread(s), decoding, worker start and model loading included: ours ${f(p.oursPooledImagesPerS)} images/s`,
     `where an image's time goes (every core, ms per image): detect ${r.stages.detectMs.toFixed(0)} (${Object.entries(
       r.stages.passes,
     )

@@ -1,8 +1,8 @@
 /**
  * Face detection with face-api's SSD-MobileNetV1: our NetworkDef on the product's engine, and our own
  * decoding (anchors, box regression, sigmoid scores, NMS). Faces that fill the frame and small faces in
- * large photos need extra passes at other scales (see `planPasses`); the candidates of all passes are
- * merged with NMS.
+ * large photos need extra passes at other scales (see `planPasses`), run only where the first pass
+ * leaves them something to find (see `adaptPass`); the candidates of all passes are merged with NMS.
  */
 import type { EngineName } from '../../config.js';
 import { foldBatchNorm } from '../../engine/graph/fold.js';
@@ -30,7 +30,8 @@ export interface DetectOptions {
   iouThreshold?: number;
   /**
    * Smallest face (box width, image pixels) to look for. In photos larger than about 18× this size it
-   * costs an extra, high-resolution pass (see planPasses). Default 40. 0 = no such pass.
+   * plans an extra, high-resolution pass (see planPasses), which runs when the first pass shows small or
+   * unsure faces or none (see adaptPass). Default 40. 0 = no such pass.
    */
   minFaceSize?: number;
   /** Long-side limit of the high-resolution pass, bounding its time and memory. Default 2048. */
