@@ -197,6 +197,30 @@ export class Visage {
     return input;
   }
 
+  /**
+   * Decodes the inputs one ahead: asking for image i starts decoding image i + 1 (sharp decodes on
+   * libuv's threads), so it overlaps image i's network work. A failed decode is reported only when its
+   * image's turn comes, as without the look-ahead.
+   */
+  private decodeAhead(inputs: readonly ImageInput[]): (i: number) => Promise<RgbImage> {
+    const started = new Map<number, Promise<RgbImage>>();
+    const start = (i: number): Promise<RgbImage> | undefined => {
+      if (i >= inputs.length) return undefined;
+      let p = started.get(i);
+      if (!p) {
+        p = this.load(inputs[i]);
+        p.catch(() => undefined); // observed here; awaited (and thrown) by the caller in turn
+        started.set(i, p);
+      }
+      return p;
+    };
+    return (i) => {
+      const p = start(i)!;
+      start(i + 1);
+      return p;
+    };
+  }
+
   /** Threshold and confidence model for the current encoder. */
   async policy(): Promise<ThresholdPolicy> {
     const encoder = await this.pipeline.encoder();
@@ -229,8 +253,9 @@ export class Visage {
   /** Every face in each image with its embedding. An image without faces gives an empty list. */
   async embed(inputs: ImageInput[]): Promise<EmbedResult[]> {
     const out: EmbedResult[] = [];
-    for (const input of inputs) {
-      const img = await this.load(input);
+    const decoded = this.decodeAhead(inputs);
+    for (const [i, input] of inputs.entries()) {
+      const img = await decoded(i);
       const faces = await this.pipeline.embedAll(img, { flip: this.options.flip });
       out.push({
         image: describe(input),
@@ -252,8 +277,9 @@ export class Visage {
     input: ImageInput,
     face: number | undefined,
     notes: string[],
+    decoded: Promise<RgbImage> = this.load(input),
   ): Promise<{ used: UsedFace; embedding: Embedding }> {
-    const img = await this.load(input);
+    const img = await decoded;
     const faces = await this.pipeline.detect(img);
     const name = describe(input);
     if (faces.length === 0) throw new VisageError('E_NO_FACE', `no face found in ${name}`, { image: name });
@@ -290,8 +316,9 @@ export class Visage {
     // The model and its threshold first: a bad --model or --calibration fails before any detection.
     const policy = await this.policy();
     const notes: string[] = [];
-    const ea = await this.oneFace(a, o.faceA, notes);
-    const eb = await this.oneFace(b, o.faceB, notes);
+    const decoded = this.decodeAhead([a, b]);
+    const ea = await this.oneFace(a, o.faceA, notes, decoded(0));
+    const eb = await this.oneFace(b, o.faceB, notes, decoded(1));
     const distance = squaredL2(ea.embedding.vector, eb.embedding.vector);
     const decision = verifyDecision(distance, policy.threshold);
     return {
@@ -335,8 +362,9 @@ export class Visage {
     const notes: string[] = [];
     const used: UsedFace[] = [];
     const vectors: Embedding[] = [];
-    for (const input of list) {
-      const e = await this.oneFace(input, undefined, notes);
+    const decoded = this.decodeAhead(list);
+    for (const [i, input] of list.entries()) {
+      const e = await this.oneFace(input, undefined, notes, decoded(i));
       used.push(e.used);
       vectors.push(e.embedding);
     }

@@ -15,7 +15,10 @@ import { initEngine } from '../engine/backend.js';
 import { activeEngine, inferenceThreads, setInferenceThreads } from '../engine/inference/index.js';
 import { decodeImage } from '../image/decode.js';
 import type { RgbImage } from '../image/rgb.js';
+import { alignFace } from '../faces/align.js';
 import { embedFiles } from '../faces/batch.js';
+import { SsdFaceDetector, type Pass } from '../faces/detector/ssd-detector.js';
+import { LandmarkDetector } from '../faces/landmarks.js';
 import { loadDlibEncoder } from '../faces/encoder.js';
 import { faceApiModelDir } from '../faces/models/faceapi-weights.js';
 import { FacePipeline } from '../faces/pipeline.js';
@@ -41,6 +44,16 @@ export interface FacesBenchResult {
     /** embedFiles over a pool of worker threads (decoding included), each on its share of the cores. */
     oursPooledImagesPerS: number;
     workers: number;
+    /** Every core, every pass the detector plans (`adaptive: false`): the plan before passes were adaptive. */
+    oursAllPassesImagesPerS: number;
+  };
+  /** Where one image's time goes (ms per image, every core), and how many detector passes of each kind ran. */
+  stages: {
+    detectMs: number;
+    passes: Record<Pass['kind'], { runs: number; msPerImage: number }>;
+    landmarksMs: number;
+    alignMs: number;
+    encodeMs: number;
   };
   encoder: Array<{ batch: number; oursFacesPerS: number; faceApiFacesPerS: number; ratio: number }>;
 }
@@ -73,10 +86,13 @@ export async function benchFaces(
   await faceapi.nets.faceRecognitionNet.loadFromDisk(faceApiModelDir());
   const engine = await activeEngine();
   const threads = inferenceThreads();
-  const pipelineRate = async (n: number | undefined): Promise<{ ms: number; faces: number }> => {
+  const pipelineRate = async (
+    n: number | undefined,
+    adaptive = true,
+  ): Promise<{ ms: number; faces: number }> => {
     // Sessions take their thread count when built: a fresh pipeline per setting.
     setInferenceThreads(n);
-    const p = new FacePipeline();
+    const p = new FacePipeline({ detect: { adaptive } });
     let faces = 0;
     try {
       const ms = await timeIt(async () => {
@@ -92,6 +108,8 @@ export async function benchFaces(
   log(`whole pipeline: detect + landmarks + align + encode, engine ${engine}, ${threads} thread(s)`);
   const all = await pipelineRate(undefined);
   const faces = all.faces;
+  log('whole pipeline, every planned detector pass');
+  const allPasses = await pipelineRate(undefined, false);
   log('whole pipeline, one thread');
   const one = engine === 'onnx' ? await pipelineRate(1) : all;
   log('face-api (tfjs-wasm, one thread)');
@@ -111,6 +129,8 @@ export async function benchFaces(
     () => embedFiles(files, { cache: false, threads: workers, fallback: false }),
     1,
   );
+  log('stages');
+  const stages = await stageTimes(images);
   const pipeline = new FacePipeline();
 
   log('encoder alone on aligned 150×150 chips');
@@ -155,8 +175,55 @@ export async function benchFaces(
       perCoreRatio: apiMs / one.ms,
       oursPooledImagesPerS: (1000 * images.length) / pooledMs,
       workers,
+      oursAllPassesImagesPerS: (1000 * images.length) / allPasses.ms,
     },
+    stages,
     encoder,
+  };
+}
+
+/** One timed run of the pipeline's parts over the photos (after one untimed run), every core. */
+async function stageTimes(images: RgbImage[]): Promise<FacesBenchResult['stages']> {
+  const detector = SsdFaceDetector.load();
+  const landmarker = LandmarkDetector.load();
+  const encoder = loadDlibEncoder();
+  const t = { detect: 0, landmarks: 0, align: 0, encode: 0 };
+  try {
+    for (const timed of [false, true]) {
+      if (timed) for (const s of Object.values(detector.passStats)) s.runs = s.ms = 0;
+      for (const img of images) {
+        let t0 = performance.now();
+        const faces = await detector.detect(img);
+        let t1 = performance.now();
+        if (timed) t.detect += t1 - t0;
+        const points = await landmarker.detect(
+          img,
+          faces.map((f) => f.box),
+        );
+        t0 = performance.now();
+        if (timed) t.landmarks += t0 - t1;
+        const chips = faces.map((f, i) => alignFace(img, { ...f, landmarks: points[i] }).chip);
+        t1 = performance.now();
+        if (timed) t.align += t1 - t0;
+        await encoder.encode(chips);
+        if (timed) t.encode += performance.now() - t1;
+      }
+    }
+  } finally {
+    detector.dispose();
+    landmarker.dispose();
+    encoder.dispose();
+  }
+  const n = images.length;
+  const passes = {} as FacesBenchResult['stages']['passes'];
+  for (const [k, s] of Object.entries(detector.passStats))
+    passes[k as Pass['kind']] = { runs: s.runs, msPerImage: s.ms / n };
+  return {
+    detectMs: t.detect / n,
+    passes,
+    landmarksMs: t.landmarks / n,
+    alignMs: t.align / n,
+    encodeMs: t.encode / n,
   };
 }
 
@@ -171,7 +238,15 @@ export function formatFacesBench(r: FacesBenchResult): string {
     `engine ${r.engine}, ${r.threads} thread(s); peer: @vladmandic/face-api on tfjs-wasm, one thread`,
     `whole pipeline, every core (${r.threads} thread(s)): ours ${f(p.oursImagesPerS)} images/s, face-api ${f(p.faceApiImagesPerS)} images/s → ${f(p.ratio)}×`,
     `whole pipeline, per core (1 thread each): ours ${f(p.oursOneThreadImagesPerS)} images/s, face-api ${f(p.faceApiImagesPerS)} images/s → ${f(p.perCoreRatio)}×`,
-    `whole pipeline, ${p.workers} worker thread(s) with decoding: ours ${f(p.oursPooledImagesPerS)} images/s`,
+    `whole pipeline, every core, every planned detector pass (the plan before it was adaptive): ours ${f(p.oursAllPassesImagesPerS)} images/s → ${f(p.oursAllPassesImagesPerS / p.faceApiImagesPerS)}×`,
+    `whole pipeline, ${p.workers} worker thread(s), decoding, worker start and model loading included: ours ${f(p.oursPooledImagesPerS)} images/s`,
+    `where an image's time goes (every core, ms per image): detect ${r.stages.detectMs.toFixed(0)} (${Object.entries(
+      r.stages.passes,
+    )
+      .map(([k, v]) => `${k} pass ${v.runs}× ${v.msPerImage.toFixed(0)}`)
+      .join(
+        ', ',
+      )}), landmarks ${r.stages.landmarksMs.toFixed(0)}, align ${r.stages.alignMs.toFixed(0)}, encode ${r.stages.encodeMs.toFixed(0)}`,
     ...r.encoder.map(
       (e) =>
         `encoder batch ${e.batch} (every core): ours ${f(e.oursFacesPerS)} faces/s, face-api ${f(e.faceApiFacesPerS)} faces/s → ${f(e.ratio)}×`,

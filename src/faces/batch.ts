@@ -60,7 +60,7 @@ export async function embedFiles(
   // Bump the version whenever detection, alignment or encoding changes: cached results would be stale.
   // The engine is part of the key: onnx and tfjs descriptors agree only to float rounding (~1e-7).
   const engine = await activeEngine();
-  const variant = `largest-v2;flip=${flip};fallback=${fallback};engine=${engine}`;
+  const variant = `largest-v3;flip=${flip};fallback=${fallback};engine=${engine}`;
   const unique = [...new Set(files)];
   const result = new Map<string, FileEmbedding>();
   const todo: Array<{ file: string; key: string }> = [];

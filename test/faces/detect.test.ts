@@ -162,6 +162,50 @@ describe('face detection', () => {
     assert.ok(iou(faces[0].box, a.box) > 0.8);
   });
 
+  it('runs the extra passes only where pass 1 leaves something to find, finding the same faces', async () => {
+    const kinds: string[] = [];
+    const runPass = detector.runPass.bind(detector);
+    detector.runPass = (img, p, minScore) => {
+      kinds.push(p.kind);
+      return runPass(img, p, minScore);
+    };
+    try {
+      // A large portrait whose one face pass 1 finds surely: one 512 pass, not three.
+      const portrait = await decodeImage(
+        dataDir('faces', 'face_recognition_examples', 'obama', 'obama3.jpg'),
+      );
+      assert.ok(Math.max(portrait.width, portrait.height) > 2000);
+      assert.equal(
+        planPasses(portrait.width, portrait.height, { minFaceSize: 40, maxInputSize: 2048, zoomOut: true })
+          .length,
+        3,
+      );
+      kinds.length = 0;
+      assert.equal((await detector.detect(portrait)).length, 1);
+      assert.deepEqual(kinds, ['full']);
+      // Every shared group photo: as many faces as with every planned pass, the ~40 px ones included
+      // (obama_and_biden.jpg's child is found only at high resolution).
+      const dirs = [
+        dataDir('faces', 'faceapi_bbt_group_photos'),
+        dataDir('faces', 'face_recognition_examples', '_multi_face'),
+      ];
+      let total = 0;
+      for (const f of dirs.flatMap((d) => fs.readdirSync(d).map((n) => path.join(d, n)))) {
+        const img = await decodeImage(f);
+        const all = await detector.detect(img, { adaptive: false });
+        kinds.length = 0;
+        const adaptive = await detector.detect(img);
+        assert.equal(adaptive.length, all.length, path.basename(f));
+        assert.ok(!kinds.includes('zoomOut'), `${path.basename(f)}: a scene needs no zoom-out pass`);
+        total += adaptive.length;
+        if (f.endsWith('obama_and_biden.jpg')) assert.equal(adaptive.length, 3);
+      }
+      assert.ok(total >= 30, `${total} faces`);
+    } finally {
+      detector.runPass = runPass;
+    }
+  });
+
   it('plans extra passes only where they help', () => {
     const opts = { minFaceSize: 40, maxInputSize: 2048, zoomOut: true };
     // Small photo: the 512 pass already enlarges it; just the zoom-out pass is added.

@@ -23,7 +23,7 @@ export class OnnxInference implements InferenceNetwork {
     let s = this.sessions.get(key);
     if (!s) {
       const { model } = buildInferenceGraph(this.def, this.weights, outputs);
-      s = createSession(model, inferenceThreads());
+      s = createSession(model, inferenceThreads(), { spinning: false });
       // A failed build is not cached: the next call tries again.
       s.catch(() => this.sessions.delete(key));
       this.sessions.set(key, s);

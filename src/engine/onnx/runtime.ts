@@ -29,8 +29,17 @@ let created = 0;
 /** Sessions created so far in this thread: tests use it to prove sessions are built once and reused. */
 export const sessionsCreated = (): number => created;
 
-/** A session over one of our generated models, on `threads` intra-op threads. */
-export async function createSession(model: OnnxModel, threads: number): Promise<OrtSession> {
+/**
+ * A session over one of our generated models, on `threads` intra-op threads. `spinning: false` lets the
+ * intra-op threads sleep between runs instead of busy-waiting for the next one: inference sessions use
+ * it, because the face pipeline does JS work between its short network runs (resizing, box decoding,
+ * alignment) that a spinning thread would take a core from, on a machine with as few cores as threads.
+ */
+export async function createSession(
+  model: OnnxModel,
+  threads: number,
+  opts: { spinning?: boolean } = {},
+): Promise<OrtSession> {
   const o = await loadOrt();
   created++;
   try {
@@ -40,6 +49,7 @@ export async function createSession(model: OnnxModel, threads: number): Promise<
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
       logSeverityLevel: 3,
+      ...(opts.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     });
   } catch (e) {
     throw new VisageError(

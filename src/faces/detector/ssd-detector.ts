@@ -1,8 +1,8 @@
 /**
  * Face detection with face-api's SSD-MobileNetV1: our NetworkDef on the product's engine, and our own
  * decoding (anchors, box regression, sigmoid scores, NMS). Faces that fill the frame and small faces in
- * large photos need extra passes at other scales (see `planPasses`); the candidates of all passes are
- * merged with NMS.
+ * large photos need extra passes at other scales (see `planPasses`), run only where the first pass
+ * leaves them something to find (see `adaptPass`); the candidates of all passes are merged with NMS.
  */
 import type { EngineName } from '../../config.js';
 import { foldBatchNorm } from '../../engine/graph/fold.js';
@@ -30,7 +30,8 @@ export interface DetectOptions {
   iouThreshold?: number;
   /**
    * Smallest face (box width, image pixels) to look for. In photos larger than about 18× this size it
-   * costs an extra, high-resolution pass (see planPasses). Default 40. 0 = no such pass.
+   * plans an extra, high-resolution pass (see planPasses), which runs when the first pass shows small or
+   * unsure faces or none (see adaptPass). Default 40. 0 = no such pass.
    */
   minFaceSize?: number;
   /** Long-side limit of the high-resolution pass, bounding its time and memory. Default 2048. */
@@ -40,6 +41,11 @@ export interface DetectOptions {
    * `{ zoomOut: false, minFaceSize: 0 }` is face-api's single pass.
    */
   zoomOut?: boolean;
+  /**
+   * Run the zoom-out and high-resolution passes only where the first pass leaves them something to find
+   * (see `SsdFaceDetector.detect`). Default true; false runs every planned pass.
+   */
+  adaptive?: boolean;
 }
 
 type Candidate = ScoredBox;
@@ -52,6 +58,8 @@ type Candidate = ScoredBox;
 export const MIN_RELIABLE_INPUT_FACE = 28;
 
 export interface Pass {
+  /** 'full': the whole photo at 512 (always run); the others are extra passes (see planPasses). */
+  kind: 'full' | 'zoomOut' | 'highRes';
   /** Network input pixels per image pixel. */
   scale: number;
   /** Where the scaled image's top-left corner lands in the input. */
@@ -94,11 +102,12 @@ export function planPasses(
   const full = Math.max(width, height);
   const base = SSD_INPUT / full;
   const passes: Pass[] = [
-    { scale: base, x: 0, y: 0, inputW: SSD_INPUT, inputH: SSD_INPUT, fill: 0, minBox: 0 },
+    { kind: 'full', scale: base, x: 0, y: 0, inputW: SSD_INPUT, inputH: SSD_INPUT, fill: 0, minBox: 0 },
   ];
   const zoom = base / ZOOM_OUT;
   if (opts.zoomOut)
     passes.push({
+      kind: 'zoomOut',
       scale: zoom,
       x: Math.round((SSD_INPUT - width * zoom) / 2),
       y: Math.round((SSD_INPUT - height * zoom) / 2),
@@ -111,16 +120,89 @@ export function planPasses(
   const scale = Math.min(MIN_RELIABLE_INPUT_FACE / minFaceSize, Math.max(SSD_INPUT, maxInputSize) / full);
   // Not worth a third pass unless it zooms in by at least a quarter.
   if (scale < 1.25 * base) return passes;
-  const up = (n: number) => Math.ceil(Math.round(n * scale) / 32) * 32;
-  passes.push({ scale, x: 0, y: 0, inputW: up(width), inputH: up(height), fill: 0, minBox: 0 });
+  passes.push(highResPass(width, height, scale));
   // Faces below the reliable size at 512 are the third pass's: pass 1 localises them poorly, and its
   // boxes can be offset enough from the good ones to survive NMS as duplicates.
   passes[0].minBox = MIN_RELIABLE_INPUT_FACE / base;
   return passes;
 }
 
+/** The whole photo at `scale`, its input sides rounded up to the network's stride (32). */
+export function highResPass(width: number, height: number, scale: number): Pass {
+  const up = (n: number) => Math.ceil(Math.round(n * scale) / 32) * 32;
+  return { kind: 'highRes', scale, x: 0, y: 0, inputW: up(width), inputH: up(height), fill: 0, minBox: 0 };
+}
+
+/**
+ * Score down to which pass 1's candidates count as evidence of faces (they are not reported): at 0.3
+ * pass 1 already sees most faces the extra passes then find with confidence.
+ */
+export const PROBE_SCORE = 0.3;
+/**
+ * A pass-1 candidate narrower than this multiple of pass 1's reliable floor calls for the high-resolution
+ * pass: faces that close to the floor are found unreliably (obama_and_biden.jpg's child, 36 input px
+ * wide, scores 0.49 at 512 and 0.94 in the high-resolution pass), and crowds hold smaller ones still.
+ */
+export const SMALL_FACE_EVIDENCE = 1.5;
+/**
+ * A face pass 1 keeps with a lower score than this also calls for the high-resolution pass, which sees
+ * it 2–3× larger: on large portraits pass 1 finds the face at 0.52–0.60 where that pass gives 1.00 and a
+ * tighter box (obama-1080p.jpg, biden.jpg of face_recognition_examples).
+ */
+export const SURE_SCORE = 0.8;
+/**
+ * Once pass 1 has found faces, the high-resolution pass looks for faces down to half the narrowest one it
+ * saw (never below `minFaceSize`): that face then spans this many input pixels, twice the reliable size.
+ * A size-relative smallest face: a portrait or a group at an ordinary distance does not pay for the
+ * 40 px faces of a crowd, while a crowd (candidates of a few input pixels) still gets the full zoom.
+ */
+export const SEEN_FACE_INPUT = 2 * MIN_RELIABLE_INPUT_FACE;
+
+const longSide = (c: ScoredBox) => Math.max(c.box[2] - c.box[0], c.box[3] - c.box[1]);
+const width = (c: ScoredBox) => c.box[3] - c.box[1];
+
+/**
+ * The extra pass `p` as it should run once pass 1 has run (`probe`: its candidates down to PROBE_SCORE;
+ * `found`: the faces kept so far), or undefined when it can add nothing:
+ * - zoom-out reports only faces of at least ZOOM_OUT_MIN_FACE·L, the frame-filling faces pass 1 misses.
+ *   Skipped when pass 1 found a smaller face and saw no candidate of that size at all: the photo is a
+ *   scene, not a close-up;
+ * - high resolution finds the faces below pass 1's floor and sharpens the ones near it. Run as planned
+ *   when no face was found so far. Otherwise run only when pass 1 saw a candidate near or below its
+ *   floor or kept a face it was unsure of (< SURE_SCORE), and only as far in as SEEN_FACE_INPUT asks;
+ *   skipped when every face was sure and well above the floor, where it would cost ~5× pass 1.
+ */
+function adaptPass(
+  p: Pass,
+  full: Pass,
+  probe: ScoredBox[],
+  found: ScoredBox[],
+  minScore: number,
+  img: RgbImage,
+): Pass | undefined {
+  if (p.kind === 'zoomOut') {
+    const large = (c: ScoredBox) => longSide(c) >= p.minBox;
+    const scene = probe.some((c) => c.score >= minScore && !large(c)) && !probe.some(large);
+    return scene ? undefined : p;
+  }
+  if (p.kind !== 'highRes') return p;
+  if (found.length === 0) return p;
+  const floor = MIN_RELIABLE_INPUT_FACE / full.scale;
+  const small = probe.some((c) => width(c) < SMALL_FACE_EVIDENCE * floor);
+  if (!small && !found.some((c) => c.score < SURE_SCORE)) return undefined;
+  const narrowest = Math.min(...probe.map(width), ...found.map(width));
+  const scale = Math.min(p.scale, SEEN_FACE_INPUT / narrowest);
+  return scale < 1.25 * full.scale ? undefined : highResPass(img.width, img.height, scale);
+}
+
 export class SsdFaceDetector {
   readonly net: InferenceNetwork;
+  /** Passes run by detect() so far, and their time (ms), per kind: what `visage bench faces` reports. */
+  readonly passStats: Record<Pass['kind'], { runs: number; ms: number }> = {
+    full: { runs: 0, ms: 0 },
+    zoomOut: { runs: 0, ms: 0 },
+    highRes: { runs: 0, ms: 0 },
+  };
   private readonly anchorCache = new Map<string, Float32Array>();
 
   constructor(net: InferenceNetwork) {
@@ -147,12 +229,29 @@ export class SsdFaceDetector {
       zoomOut: opts.zoomOut ?? true,
     });
     const candidates: Candidate[] = [];
-    for (const p of passes) candidates.push(...(await this.runPass(img, p, minScore)));
+    const adaptive = opts.adaptive ?? true;
+    // Pass 1 is read down to PROBE_SCORE: its weak candidates are the evidence the extra passes need.
+    const [full, ...extra] = passes;
+    const probe = await this.timedPass(img, { ...full, minBox: 0 }, Math.min(minScore, PROBE_SCORE));
+    candidates.push(...probe.filter((c) => c.score >= minScore && longSide(c) >= full.minBox));
+    for (const planned of extra) {
+      const p = adaptive ? adaptPass(planned, full, probe, candidates, minScore, img) : planned;
+      if (p) candidates.push(...(await this.timedPass(img, p, minScore)));
+    }
     const merged = suppressFragments(nonMaxSuppression(candidates, iouThreshold, Infinity));
     return merged.slice(0, maxFaces).map((c) => {
       const [y0, x0, y1, x1] = c.box;
       return { box: { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, score: c.score };
     });
+  }
+
+  private async timedPass(img: RgbImage, pass: Pass, minScore: number): Promise<Candidate[]> {
+    const t = performance.now();
+    const out = await this.runPass(img, pass, minScore);
+    const s = this.passStats[pass.kind];
+    s.runs++;
+    s.ms += performance.now() - t;
+    return out;
   }
 
   /** The raw candidates (score ≥ minScore) of one pass, boxes in image pixels clipped to the image. */
