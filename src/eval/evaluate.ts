@@ -114,7 +114,12 @@ export async function evaluatePairList(
   const files = list.pairs.flatMap((p) => [p.a, p.b]);
   const emb =
     opts.peer === 'face-api'
-      ? await faceApiEmbedFiles(files, opts.onProgress)
+      ? await faceApiEmbedFiles(files, {
+          grey: opts.grey,
+          faceRule: opts.faceRule,
+          cache: opts.cache !== false,
+          onProgress: opts.onProgress,
+        })
       : await embedFiles(files, { ...opts, fallback: opts.fallback ?? true });
   const { distances, labels, folds, scored, skipped } = pairScores(list, emb);
   if (distances.length === 0) throw new VisageError('E_BAD_DATASET', 'no pair could be scored');

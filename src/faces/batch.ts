@@ -6,6 +6,8 @@ import { loadModel } from '../engine/graph/serialize.js';
 import { DLIB_ENCODER_ID } from './encoder.js';
 import { EmbeddingCache } from './cache.js';
 import { faceTasks, type EmbedFileResult, type EmbedFileTask } from './tasks.js';
+import { chooseFace, DEFAULT_FACE_RULE, type FaceRule } from './choose.js';
+import { decodeImage } from '../image/decode.js';
 
 export interface BatchEmbedOptions {
   /** Test-time flip (default: the model's own, see FaceEncoder.flip). */
@@ -14,6 +16,12 @@ export interface BatchEmbedOptions {
   model?: string;
   /** Centre-crop fallback for images without a detectable face. */
   fallback?: boolean;
+  /** Landmarks averaged with the mirrored crop's (see LandmarkOptions.mirror). */
+  mirrorLandmarks?: boolean;
+  /** Convert every photo to grey before detection (measures the greyscale-archive case). */
+  grey?: boolean;
+  /** Which face stands for a photo that holds several (default DEFAULT_FACE_RULE, see choose.ts). */
+  faceRule?: FaceRule;
   /** Worker threads (default VISAGE_THREADS or every core). */
   threads?: number;
   /** false disables the on-disk embedding cache; a string names the cache file. */
@@ -23,10 +31,12 @@ export interface BatchEmbedOptions {
 
 export interface FileEmbedding {
   file: string;
-  /** The largest face's descriptor, or the centre-crop one when no face was found (fallback: true). */
+  /** The chosen face's descriptor, or the centre-crop one when no face was found (fallback: true). */
   vector: Float32Array | null;
   fallback: boolean;
   faces: number;
+  /** Detection index of the chosen face (-1 for the fallback or none). */
+  chosen: number;
 }
 
 /** Id of the encoder a batch will use, without loading the default model's weights. */
@@ -42,7 +52,7 @@ function encoderInfo(model: string | undefined): { id: string; flip: boolean } {
 }
 
 /**
- * Embeds many image files (the largest face of each) over a worker pool, reusing cached results: the
+ * Embeds many image files (one face of each, picked by `faceRule`) over a worker pool, reusing cached results: the
  * evaluation and calibration commands call this, so reruns cost only the scoring.
  */
 export async function embedFiles(
@@ -60,29 +70,35 @@ export async function embedFiles(
   // Bump the version whenever detection, alignment or encoding changes: cached results would be stale.
   // The engine is part of the key: onnx and tfjs descriptors agree only to float rounding (~1e-7).
   const engine = await activeEngine();
-  const variant = `largest-v2;flip=${flip};fallback=${fallback};engine=${engine}`;
+  // Every face of an image is cached, so the face rule is applied after the cache, not part of the key.
+  const variant = `largest-v2;flip=${flip};fallback=${fallback};engine=${engine}${opts.grey ? ';grey' : ''}${opts.mirrorLandmarks ? ';lm-mirror' : ''}`;
+  const rule = opts.faceRule ?? DEFAULT_FACE_RULE;
   const unique = [...new Set(files)];
   const result = new Map<string, FileEmbedding>();
   const todo: Array<{ file: string; key: string }> = [];
-  const take = (file: string, r: EmbedFileResult) => {
-    let best = -1;
-    for (let i = 0; i < r.faces.length; i++) {
-      const b = r.faces[i].face.box;
-      if (best < 0 || b.width * b.height > r.faces[best].face.box.width * r.faces[best].face.box.height)
-        best = i;
-    }
+  const take = async (file: string, r: EmbedFileResult) => {
+    // Entries cached before the image size was recorded: read it (a decode; cheap next to detection).
+    const size =
+      r.size ??
+      (r.faces.length > 1 && rule !== 'largest' ? await decodeImage(file) : { width: 1, height: 1 });
+    const best = chooseFace(
+      r.faces.map((f) => f.face),
+      size,
+      rule,
+    );
     result.set(file, {
       file,
       vector: best >= 0 ? r.faces[best].vector : (r.fallback ?? null),
       fallback: best < 0 && r.fallback !== undefined,
       faces: r.faces.length,
+      chosen: best,
     });
   };
   for (const file of unique) {
     // The cache is keyed by the file's bytes; without a cache there is nothing to read them for here.
     const key = cache ? EmbeddingCache.key(readInputFile(file, 'image'), model, variant) : '';
     const hit = cache?.get(key);
-    if (hit) take(file, hit);
+    if (hit) await take(file, hit);
     else todo.push({ file, key });
   }
   let done = unique.length - todo.length;
@@ -96,10 +112,18 @@ export async function embedFiles(
     try {
       await Promise.all(
         todo.map(async ({ file, key }) => {
-          const task: EmbedFileTask = { file, flip, model: opts.model, fallback, inferenceThreads };
+          const task: EmbedFileTask = {
+            file,
+            flip,
+            model: opts.model,
+            fallback,
+            inferenceThreads,
+            grey: opts.grey,
+            mirrorLandmarks: opts.mirrorLandmarks,
+          };
           const r = await pool.run<EmbedFileResult>({ module: faceTasks, fn: 'embedFile' }, task);
           cache?.put(key, r);
-          take(file, r);
+          await take(file, r);
           opts.onProgress?.(++done, unique.length);
         }),
       );

@@ -12,7 +12,7 @@ import { assertRgbImage, type RgbImage } from '../image/rgb.js';
 import { alignFace } from './align.js';
 import { SsdFaceDetector, type DetectOptions } from './detector/ssd-detector.js';
 import { loadDlibEncoder, loadGraphEncoder, type FaceEncoder } from './encoder.js';
-import { LandmarkDetector } from './landmarks.js';
+import { LandmarkDetector, type LandmarkOptions } from './landmarks.js';
 import type { AlignedFace, DetectedFace, Embedding } from './types.js';
 
 export interface FacePipelineOptions {
@@ -26,6 +26,8 @@ export interface FacePipelineOptions {
   detect?: DetectOptions;
   /** Margin of the aligned chip around the mean face (dlib: 0.25). */
   padding?: number;
+  /** Landmark options (mirror averaging). */
+  landmarks?: LandmarkOptions;
 }
 
 export interface EmbedOptions {
@@ -101,6 +103,7 @@ export class FacePipeline {
     const landmarks = await landmarker.detect(
       img,
       faces.map((f) => f.box),
+      this.opts.landmarks,
     );
     return faces.map((f, i) => ({ ...f, landmarks: landmarks[i] }));
   }
@@ -110,7 +113,7 @@ export class FacePipeline {
     let f = face;
     if (!f.landmarks) {
       const landmarker = await this.getLandmarker();
-      const [points] = await landmarker.detect(img, [face.box]);
+      const [points] = await landmarker.detect(img, [face.box], this.opts.landmarks);
       f = { ...face, landmarks: points };
     }
     const size = (await this.encoder()).inputSize;
