@@ -42,6 +42,7 @@ const { values } = parseArgs({
     data: { type: 'string', default: process.env.VISAGE_DATA ?? path.join(root, '..', 'shared', 'data') },
     json: { type: 'string' },
     'per-identity': { type: 'string' },
+    cost: { type: 'string' },
   },
 });
 const faces = path.join(values.data, 'faces');
@@ -122,6 +123,35 @@ function score(pairs, emb) {
     folds.push(p.fold);
   }
   return { d, y, folds };
+}
+
+/**
+ * --cost N: seconds per face of each Visage variant on the first N photos of the first set, uncached, one
+ * worker with one inference thread, variants interleaved over 2 rounds so that load changes hit them alike.
+ */
+if (values.cost) {
+  const n = Number(values.cost);
+  const set = values.sets.split(',')[0];
+  const files = [...new Set(pairsOf(set).pairs.flatMap((p) => [p.a, p.b]))].slice(0, n);
+  const variants = values.variants.split(',').filter((v) => v.startsWith('visage'));
+  const times = new Map(variants.map((v) => [v, []]));
+  let facesSeen = 0;
+  for (let round = 0; round < 2; round++) {
+    for (const name of variants) {
+      const o = parseVariant(name);
+      const t0 = process.hrtime.bigint();
+      const emb = await embedFiles(files, { ...o, cache: false, threads: 1, secondChance: false });
+      times.get(name).push(Number(process.hrtime.bigint() - t0) / 1e9);
+      facesSeen = [...emb.values()].reduce((a, e) => a + Math.max(1, e.faces), 0);
+    }
+  }
+  console.log(
+    `${files.length} photos (${facesSeen} faces, or centred crops) of ${set}; load average ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+  );
+  console.log('| variant | ms per face (best of 2) |\n|---|---|');
+  for (const [name, t] of times)
+    console.log(`| ${name} | ${((1000 * Math.min(...t)) / facesSeen).toFixed(0)} |`);
+  process.exit(0);
 }
 
 const pct = (v, digits = 2) => `${(100 * v).toFixed(digits)} %`;

@@ -6,7 +6,7 @@ import { loadModel } from '../engine/graph/serialize.js';
 import { DLIB_ENCODER_ID } from './encoder.js';
 import { EmbeddingCache } from './cache.js';
 import { faceTasks, type EmbedFileResult, type EmbedFileTask } from './tasks.js';
-import { chooseFace, DEFAULT_FACE_RULE, type FaceRule } from './choose.js';
+import { chooseFace, DEFAULT_FACE_RULE, SECOND_CHANCE_SCORE, type FaceRule } from './choose.js';
 import { decodeImage } from '../image/decode.js';
 
 export interface BatchEmbedOptions {
@@ -18,6 +18,11 @@ export interface BatchEmbedOptions {
   fallback?: boolean;
   /** Landmarks averaged with the mirrored crop's (see LandmarkOptions.mirror). */
   mirrorLandmarks?: boolean;
+  /**
+   * Photos without a face at the usual detector score are searched again at SECOND_CHANCE_SCORE before
+   * the centred crop is used (default true).
+   */
+  secondChance?: boolean;
   /** Convert every photo to grey before detection (measures the greyscale-archive case). */
   grey?: boolean;
   /** Which face stands for a photo that holds several (default DEFAULT_FACE_RULE, see choose.ts). */
@@ -37,6 +42,8 @@ export interface FileEmbedding {
   faces: number;
   /** Detection index of the chosen face (-1 for the fallback or none). */
   chosen: number;
+  /** The face was found only on the second chance (detector score below the usual minimum). */
+  secondChance?: boolean;
 }
 
 /** Id of the encoder a batch will use, without loading the default model's weights. */
@@ -75,7 +82,7 @@ export async function embedFiles(
   const rule = opts.faceRule ?? DEFAULT_FACE_RULE;
   const unique = [...new Set(files)];
   const result = new Map<string, FileEmbedding>();
-  const todo: Array<{ file: string; key: string }> = [];
+  const secondChance = new Set<string>();
   const take = async (file: string, r: EmbedFileResult) => {
     // Entries cached before the image size was recorded: read it (a decode; cheap next to detection).
     const size =
@@ -92,18 +99,24 @@ export async function embedFiles(
       fallback: best < 0 && r.fallback !== undefined,
       faces: r.faces.length,
       chosen: best,
+      secondChance: secondChance.has(file),
     });
   };
-  for (const file of unique) {
-    // The cache is keyed by the file's bytes; without a cache there is nothing to read them for here.
-    const key = cache ? EmbeddingCache.key(readInputFile(file, 'image'), model, variant) : '';
-    const hit = cache?.get(key);
-    if (hit) await take(file, hit);
-    else todo.push({ file, key });
-  }
-  let done = unique.length - todo.length;
-  opts.onProgress?.(done, unique.length);
-  if (todo.length > 0) {
+  const bytesKey = (file: string, v: string) =>
+    cache ? EmbeddingCache.key(readInputFile(file, 'image'), model, v) : '';
+  // Each file's result: from the cache, else from a worker (then cached).
+  const results = new Map<string, EmbedFileResult>();
+  let done = 0;
+  let total = unique.length;
+  const run = async (items: Array<{ file: string; key: string }>, minScore?: number) => {
+    const todo = items.filter(({ file, key }) => {
+      const hit = cache?.get(key);
+      if (hit) results.set(file, hit);
+      return !hit;
+    });
+    done += items.length - todo.length;
+    opts.onProgress?.(done, total);
+    if (todo.length === 0) return;
     const threads = Math.min(opts.threads ?? envThreads(), todo.length);
     // Each worker's onnxruntime sessions get its share of the cores, so workers × intra-op threads
     // does not oversubscribe the machine.
@@ -120,17 +133,37 @@ export async function embedFiles(
             inferenceThreads,
             grey: opts.grey,
             mirrorLandmarks: opts.mirrorLandmarks,
+            minScore,
           };
           const r = await pool.run<EmbedFileResult>({ module: faceTasks, fn: 'embedFile' }, task);
           cache?.put(key, r);
-          await take(file, r);
-          opts.onProgress?.(++done, unique.length);
+          results.set(file, r);
+          opts.onProgress?.(++done, total);
         }),
       );
     } finally {
       await pool.close();
     }
+  };
+  await run(unique.map((file) => ({ file, key: bytesKey(file, variant) })));
+  // Second chance for photos without a face at the detector's usual score (small, blurred or turned
+  // faces): the best face found at SECOND_CHANCE_SCORE beats a centred crop. Cached under its own key,
+  // so the first pass's entries stay valid.
+  if (opts.secondChance !== false) {
+    const none = unique.filter((f) => results.get(f)!.faces.length === 0);
+    const first = new Map(none.map((f) => [f, results.get(f)!]));
+    total += none.length;
+    await run(
+      none.map((file) => ({ file, key: bytesKey(file, `${variant};second-chance=${SECOND_CHANCE_SCORE}`) })),
+      SECOND_CHANCE_SCORE,
+    );
+    for (const f of none) {
+      const r = results.get(f)!;
+      if (r.faces.length === 0) results.set(f, first.get(f)!);
+      else secondChance.add(f);
+    }
   }
+  for (const file of unique) await take(file, results.get(file)!);
   cache?.close();
   return result;
 }

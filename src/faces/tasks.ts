@@ -25,6 +25,8 @@ export interface EmbedFileTask {
   grey?: boolean;
   /** Landmarks averaged with those of the mirrored crop (LandmarkOptions.mirror). */
   mirrorLandmarks?: boolean;
+  /** Detector score threshold for this file (default: the detector's own). */
+  minScore?: number;
 }
 
 export interface EmbedFileResult {
@@ -72,7 +74,10 @@ export async function embedFile(task: EmbedFileTask): Promise<EmbedFileResult> {
     throw e;
   });
   const img = task.grey ? fromGrey(toGrey(decoded)) : decoded;
-  const faces = await pipeline.embedAll(img, { flip: task.flip });
+  const faces = await pipeline.embedAll(img, {
+    flip: task.flip,
+    detect: task.minScore === undefined ? undefined : { minScore: task.minScore },
+  });
   const result: EmbedFileResult = {
     faces: faces.map((f) => ({ face: f.face, vector: f.embedding.vector })),
     size: { width: img.width, height: img.height },

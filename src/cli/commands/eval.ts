@@ -201,33 +201,45 @@ export function registerEval(program: Command): void {
         'image root for --pairs, or folder(s) of identity folders (every pair is used)',
       )
       .option('--far <rate>', 'target false-accept rate, or "best-accuracy"', '0.001')
+      .option('--per-identity <n>', 'with --root: only the first n photos (natural order) of each person')
       .option('-o, --out <file>', `calibration file to update (default: ${userCalibrationFile()})`),
-  ).action(async (o: EvalCliOptions & { pairs?: string; root?: string[]; far: string; out?: string }) => {
-    if (!o.pairs && !o.root)
-      throw new VisageError('E_USAGE', 'calibrate needs --pairs <file> or --root <identity folders>');
-    const far =
-      o.far === 'best-accuracy' ? 'best-accuracy' : parseNumber(o.far, '--far', (n) => n > 0 && n < 1)!;
-    checkPaths({ model: o.model, pairs: o.pairs, roots: o.root });
-    const out = o.out ?? userCalibrationFile();
-    assertOutputFile(out, 'calibration file');
-    // The file to update is read before the work, so a broken one fails now rather than after it.
-    const base = fs.existsSync(out)
-      ? loadCalibration(out)
-      : fs.existsSync(shippedCalibrationFile())
-        ? loadCalibration(shippedCalibrationFile())
-        : { version: 1 as const, policies: {} };
-    const b = batchOptions(o, 'embedding');
-    const source = o.pairs ? { pairs: o.pairs, root: o.root?.[0] } : { roots: o.root! };
-    const r = await calibrateThreshold(source, { ...b.opts, far }).finally(b.stop);
-    saveCalibration(out, withPolicy(base, r.model, r.entry));
-    note(`saved to ${out}`);
-    emit({ ...r, file: out }, () =>
-      [
-        `model ${r.model}: τ = ${r.entry.threshold.toFixed(4)} from ${r.pairs} pairs (${typeof far === 'number' ? `FAR ≤ ${far}` : 'best accuracy'}); saved to ${out}`,
-        r.heldOut
-          ? `held out (${r.heldOut.folds.length}-fold over ${r.heldOut.groupedBy === 'identity' ? 'people' : 'image groups'}, τ chosen on the other folds' people): FAR ${pct(r.heldOut.pooled.far)}, FRR ${pct(r.heldOut.pooled.frr)}, accuracy ${pct(r.heldOut.pooled.accuracy)}; τ over folds ${r.heldOut.threshold.mean.toFixed(4)} ± ${r.heldOut.threshold.std.toFixed(4)}`
-          : 'held out: too few people for a 5-fold check (10 needed)',
-      ].join('\n'),
-    );
-  });
+  ).action(
+    async (
+      o: EvalCliOptions & {
+        pairs?: string;
+        root?: string[];
+        far: string;
+        out?: string;
+        perIdentity?: string;
+      },
+    ) => {
+      if (!o.pairs && !o.root)
+        throw new VisageError('E_USAGE', 'calibrate needs --pairs <file> or --root <identity folders>');
+      const far =
+        o.far === 'best-accuracy' ? 'best-accuracy' : parseNumber(o.far, '--far', (n) => n > 0 && n < 1)!;
+      checkPaths({ model: o.model, pairs: o.pairs, roots: o.root });
+      const out = o.out ?? userCalibrationFile();
+      assertOutputFile(out, 'calibration file');
+      // The file to update is read before the work, so a broken one fails now rather than after it.
+      const base = fs.existsSync(out)
+        ? loadCalibration(out)
+        : fs.existsSync(shippedCalibrationFile())
+          ? loadCalibration(shippedCalibrationFile())
+          : { version: 1 as const, policies: {} };
+      const b = batchOptions(o, 'embedding');
+      const source = o.pairs ? { pairs: o.pairs, root: o.root?.[0] } : { roots: o.root! };
+      const perIdentity = parseNumber(o.perIdentity, '--per-identity', (n) => Number.isInteger(n) && n >= 2);
+      const r = await calibrateThreshold(source, { ...b.opts, far, perIdentity }).finally(b.stop);
+      saveCalibration(out, withPolicy(base, r.model, r.entry));
+      note(`saved to ${out}`);
+      emit({ ...r, file: out }, () =>
+        [
+          `model ${r.model}: τ = ${r.entry.threshold.toFixed(4)} from ${r.pairs} pairs (${typeof far === 'number' ? `FAR ≤ ${far}` : 'best accuracy'}); saved to ${out}`,
+          r.heldOut
+            ? `held out (${r.heldOut.folds.length}-fold over ${r.heldOut.groupedBy === 'identity' ? 'people' : 'image groups'}, τ chosen on the other folds' people): FAR ${pct(r.heldOut.pooled.far)}, FRR ${pct(r.heldOut.pooled.frr)}, accuracy ${pct(r.heldOut.pooled.accuracy)}; τ over folds ${r.heldOut.threshold.mean.toFixed(4)} ± ${r.heldOut.threshold.std.toFixed(4)}`
+            : 'held out: too few people for a 5-fold check (10 needed)',
+        ].join('\n'),
+      );
+    },
+  );
 }
