@@ -55,8 +55,8 @@ export interface VisageOptions {
   /** Or an encoder object (another FaceEncoder implementation). */
   encoder?: FaceEncoder;
   /**
-   * Test-time flip augmentation: mean of the descriptors of the face and its mirror image (default: the
-   * encoder's own — on for a model trained with `--val-flip`, off for dlib). Costs a second encoder pass.
+   * Test-time flip augmentation: mean of the descriptors of the face and its mirror image (default: on
+   * for dlib; for a trained model its own, on when trained with `--val-flip`). Costs a second encoder pass.
    */
   flip?: boolean;
   /**

@@ -3,7 +3,7 @@ import { envThreads } from '../config.js';
 import { activeEngine } from '../engine/inference/index.js';
 import { WorkerPool } from '../engine/pool/pool.js';
 import { loadModel } from '../engine/graph/serialize.js';
-import { DLIB_ENCODER_ID } from './encoder.js';
+import { DLIB_ENCODER_ID, DLIB_PIPELINE_FLIP } from './encoder.js';
 import { EmbeddingCache } from './cache.js';
 import { faceTasks, type EmbedFileResult, type EmbedFileTask } from './tasks.js';
 import { chooseFace, DEFAULT_FACE_RULE, SECOND_CHANCE_SCORE, type FaceRule } from './choose.js';
@@ -51,9 +51,9 @@ export function encoderIdFor(model: string | undefined): string {
   return encoderInfo(model).id;
 }
 
-/** The encoder's id and its own test-time flip default (meta.flip; dlib has none). */
+/** The encoder's id and its test-time flip default (meta.flip; for dlib the pipeline's, DLIB_PIPELINE_FLIP). */
 function encoderInfo(model: string | undefined): { id: string; flip: boolean } {
-  if (!model) return { id: DLIB_ENCODER_ID, flip: false };
+  if (!model) return { id: DLIB_ENCODER_ID, flip: DLIB_PIPELINE_FLIP };
   const m = loadModel(model);
   return { id: typeof m.meta.id === 'string' ? m.meta.id : m.def.name, flip: m.meta.flip === true };
 }

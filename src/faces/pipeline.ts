@@ -11,7 +11,7 @@ import { VisageError } from '../errors.js';
 import { assertRgbImage, type RgbImage } from '../image/rgb.js';
 import { alignFace } from './align.js';
 import { SsdFaceDetector, type DetectOptions } from './detector/ssd-detector.js';
-import { loadDlibEncoder, loadGraphEncoder, type FaceEncoder } from './encoder.js';
+import { DLIB_PIPELINE_FLIP, loadDlibEncoder, loadGraphEncoder, type FaceEncoder } from './encoder.js';
 import { LandmarkDetector, type LandmarkOptions } from './landmarks.js';
 import type { AlignedFace, DetectedFace, Embedding } from './types.js';
 
@@ -33,7 +33,7 @@ export interface FacePipelineOptions {
 export interface EmbedOptions {
   /** Which face: 'largest' (default) or an index into detect()'s order (best score first). */
   face?: 'largest' | number;
-  /** Test-time flip augmentation (see FaceEncoder; default: the encoder's own, off for dlib). */
+  /** Test-time flip augmentation (default: on for dlib, DLIB_PIPELINE_FLIP; else the encoder's own). */
   flip?: boolean;
   detect?: DetectOptions;
 }
@@ -161,9 +161,11 @@ export class FacePipeline {
     if (faces.length === 0) return [];
     const aligned = await Promise.all(faces.map((f) => this.align(img, f)));
     const encoder = await this.encoder();
+    // The default dlib encoder gets the pipeline's flip; another encoder keeps its own default.
+    const dflt = this.opts.encoder || this.opts.model ? undefined : DLIB_PIPELINE_FLIP;
     const vectors = await encoder.encode(
       aligned.map((a) => a.chip),
-      { flip },
+      { flip: flip ?? dflt },
     );
     return aligned.map((a, i) => ({ face: a.face, embedding: { model: encoder.id, vector: vectors[i] } }));
   }
