@@ -61,7 +61,7 @@ export interface VisageOptions {
   flip?: boolean;
   /**
    * Decision threshold τ on d = ‖f(a) − f(b)‖² between unit vectors, in [0, 4]: same person when d ≤ τ.
-   * Default: calibrated per model (models/calibration.json; about 0.16 for dlib, chosen for FAR ≤ 0.3 % on new people). Lower is stricter.
+   * Default: calibrated per model (models/calibration.json; about 0.14 for dlib, chosen for FAR ≤ 0.1 % on new people). Lower is stricter.
    */
   threshold?: number;
   /** Calibration file with per-model τ and confidence (default: the one shipped in models/calibration.json). */
