@@ -139,7 +139,7 @@ export const DLIB_ENCODER_ID = 'dlib-resnet34@face-api-1.7';
 
 /**
  * Whether Visage's pipeline averages dlib's descriptor with its mirror image's unless told otherwise. On:
- * on held-out celeba_299 people it raised TAR at FAR 0.1 % and the ROC AUC for about 7 % more time per
+ * on held-out celeba_299 people it raised TAR at FAR 0.1 % and the ROC AUC for about 6 % more time per
  * face (docs/results/accuracy.md). The encoder itself stays plain (flip off), so it still matches
  * face-api's descriptors value for value; the pipeline, the verbs and the evaluations ask for the flip.
  */
