@@ -5,6 +5,8 @@
  * `visage eval` fills (~/.cache/visage), so a rerun only re-scores; a new variant costs one pass.
  *
  *   node scripts/accuracy-stages.mjs --sets celeba:1,colour --variants visage,visage+grey,face-api,face-api+grey
+ *   node scripts/accuracy-stages.mjs --cost 20 --sets celeba:2 --variants visage,visage+flip
+ *   node scripts/accuracy-stages.mjs --detections photo.jpg …
  *
  * Sets: `celeba:1` / `celeba:2`, the two identity halves of celeba_299 (half 1 to tune, half 2 to report;
  * split by a hash of the folder name, as `visage eval pairs --half`); `colour`, the three small colour sets
@@ -36,7 +38,7 @@ const { defaultCalibration } = await dist('faces/calibration.js');
 const { DEFAULT_FACE_RULE } = await dist('faces/choose.js');
 const { DLIB_ENCODER_ID } = await dist('faces/encoder.js');
 
-const { values } = parseArgs({
+const { values, positionals } = parseArgs({
   options: {
     sets: { type: 'string', default: 'celeba:1,colour' },
     variants: { type: 'string', default: 'visage,face-api' },
@@ -44,7 +46,9 @@ const { values } = parseArgs({
     json: { type: 'string' },
     'per-identity': { type: 'string' },
     cost: { type: 'string' },
+    detections: { type: 'boolean' },
   },
+  allowPositionals: true,
 });
 const faces = path.join(values.data, 'faces');
 /** Exploring: only the first N photos (natural order) of each celeba person. */
@@ -126,6 +130,30 @@ function score(pairs, emb) {
     folds.push(p.fold);
   }
   return { d, y, folds };
+}
+
+/**
+ * --detections PHOTO…: for each photo, the faces at the detector's usual score (0.5) and at the second
+ * look's (SECOND_CHANCE_SCORE), and which face each face rule picks.
+ */
+if (values.detections) {
+  const { FacePipeline } = await dist('faces/pipeline.js');
+  const { decodeImage } = await dist('image/decode.js');
+  const { chooseFace, SECOND_CHANCE_SCORE } = await dist('faces/choose.js');
+  const pipe = new FacePipeline();
+  console.log(
+    `| photo | faces at 0.5 | at ${SECOND_CHANCE_SCORE}: scores | largest | prominent |\n|---|---|---|---|---|`,
+  );
+  for (const f of positionals) {
+    const img = await decodeImage(f);
+    const usual = await pipe.detect(img);
+    const low = await pipe.detect(img, { minScore: SECOND_CHANCE_SCORE });
+    const pick = (rule) => (usual.length ? `#${chooseFace(usual, img, rule)}` : '—');
+    console.log(
+      `| ${path.basename(f)} | ${usual.length} | ${low.map((x) => x.score.toFixed(2)).join(', ') || '—'} | ${pick('largest')} | ${pick('prominent')} |`,
+    );
+  }
+  process.exit(0);
 }
 
 /**

@@ -13,8 +13,8 @@ export type FaceRule = 'largest' | 'prominent';
 export const FACE_RULES: readonly FaceRule[] = ['largest', 'prominent'];
 /**
  * The detector score the evaluations accept for a photo that has no face at the usual 0.5, before they
- * fall back to a centred crop: small, blurred or turned faces often score 0.3–0.5 (on celeba_299, 15 of
- * 20 photos without a face at 0.5 had one at 0.3). Not for the user verbs: a dog or a painting can score
+ * fall back to a centred crop: small, blurred or turned faces often score 0.3–0.5 (in the celeba_299 study,
+ * 10 of the 14 photos without a face at 0.5 had one at 0.3; docs/results/accuracy.md). Not for the user verbs: a dog or a painting can score
  * 0.3–0.45 too, and there E_NO_FACE is the honest answer.
  */
 export const SECOND_CHANCE_SCORE = 0.3;
@@ -22,7 +22,7 @@ export const SECOND_CHANCE_SCORE = 0.3;
 /** The rule Visage uses unless told otherwise. */
 export const DEFAULT_FACE_RULE: FaceRule = 'largest';
 
-/** How strongly `prominent` favours the centre (chosen on the dev half of celeba_299, see docs/results/accuracy.md). */
+/** How strongly `prominent` favours the centre (a plain choice, not tuned). */
 export const CENTRE_POWER = 2;
 
 function centrality(box: FaceBox, width: number, height: number): number {
