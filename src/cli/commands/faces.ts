@@ -35,7 +35,7 @@ export function withFlipOptions(cmd: Command): Command {
       '--flip',
       'test-time augmentation: also encode the mirror image and average (default: on for dlib and for a model trained with --val-flip)',
     )
-    .option('--no-flip', 'no test-time flip (dlib: face-api\'s plain descriptor)');
+    .option('--no-flip', "no test-time flip (dlib: face-api's plain descriptor)");
 }
 
 /** A number option, strictly (see strictNumber: "" and "0x2" are refused), then checked by `check`. */
