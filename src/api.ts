@@ -55,13 +55,13 @@ export interface VisageOptions {
   /** Or an encoder object (another FaceEncoder implementation). */
   encoder?: FaceEncoder;
   /**
-   * Test-time flip augmentation: mean of the descriptors of the face and its mirror image (default: the
-   * encoder's own — on for a model trained with `--val-flip`, off for dlib). Costs a second encoder pass.
+   * Test-time flip augmentation: mean of the descriptors of the face and its mirror image (default: on
+   * for dlib; for a trained model its own, on when trained with `--val-flip`). Costs a second encoder pass.
    */
   flip?: boolean;
   /**
    * Decision threshold τ on d = ‖f(a) − f(b)‖² between unit vectors, in [0, 4]: same person when d ≤ τ.
-   * Default: calibrated per model (models/calibration.json; about 0.16 for dlib, chosen for FAR ≤ 0.3 % on new people). Lower is stricter.
+   * Default: calibrated per model (models/calibration.json; about 0.14 for dlib, chosen for FAR ≤ 0.1 % on new people). Lower is stricter.
    */
   threshold?: number;
   /** Calibration file with per-model τ and confidence (default: the one shipped in models/calibration.json). */

@@ -10,7 +10,7 @@
  *   await v.close();
  *
  * Distances are d = ‖f(a) − f(b)‖² between unit-length 128-D embeddings, in [0, 4]; two faces are the same
- * person when d ≤ τ. The default τ is calibrated per model (models/calibration.json, about 0.16 for the
+ * person when d ≤ τ. The default τ is calibrated per model (models/calibration.json, about 0.14 for the
  * dlib ResNet-34): lower it for fewer false accepts, raise it for fewer false rejects.
  */
 

@@ -114,7 +114,12 @@ export async function evaluatePairList(
   const files = list.pairs.flatMap((p) => [p.a, p.b]);
   const emb =
     opts.peer === 'face-api'
-      ? await faceApiEmbedFiles(files, opts.onProgress)
+      ? await faceApiEmbedFiles(files, {
+          grey: opts.grey,
+          faceRule: opts.faceRule,
+          cache: opts.cache !== false,
+          onProgress: opts.onProgress,
+        })
       : await embedFiles(files, { ...opts, fallback: opts.fallback ?? true });
   const { distances, labels, folds, scored, skipped } = pairScores(list, emb);
   if (distances.length === 0) throw new VisageError('E_BAD_DATASET', 'no pair could be scored');
@@ -250,8 +255,8 @@ export async function evaluateIdentify(
 }
 
 /** Every same-person and every different-person pair of a folder of identity folders (small sets). */
-export function allPairs(root: string): ImagePair[] {
-  const ids = scanIdentityFolders(root).identities;
+export function allPairs(root: string, opts: { maxImages?: number } = {}): ImagePair[] {
+  const ids = scanIdentityFolders(root, { maxImages: opts.maxImages }).identities;
   const files = ids.flatMap((id) => id.files.map((f) => ({ id: id.name, f })));
   const pairs: ImagePair[] = [];
   for (let i = 0; i < files.length; i++) {
@@ -279,7 +284,13 @@ export type HeldOutResult = HeldOutCalibration & { groupedBy: 'identity' | 'imag
  */
 export async function calibrateThreshold(
   source: { pairs: string; root?: string } | { roots: string[] },
-  opts: BatchEmbedOptions & { far?: number | 'best-accuracy'; dataset?: string; heldOutFolds?: number },
+  opts: BatchEmbedOptions & {
+    far?: number | 'best-accuracy';
+    dataset?: string;
+    heldOutFolds?: number;
+    /** With roots: only the first N photos of each person. */
+    perIdentity?: number;
+  },
 ): Promise<{ model: string; entry: CalibrationEntry; pairs: number; heldOut?: HeldOutResult }> {
   // Pairs drawn from several identity-folder sets are pooled (same-person pairs never cross sets).
   const list =
@@ -291,7 +302,11 @@ export async function calibrateThreshold(
           source: source.roots.join(','),
           // Identities are named per set, so that two sets' "s1" folders stay two people.
           pairs: source.roots.flatMap((r) =>
-            allPairs(r).map((p) => ({ ...p, idA: `${r}:${p.idA}`, idB: `${r}:${p.idB}` })),
+            allPairs(r, { maxImages: opts.perIdentity }).map((p) => ({
+              ...p,
+              idA: `${r}:${p.idA}`,
+              idB: `${r}:${p.idB}`,
+            })),
           ),
         };
   const emb = await embedFiles(

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 /**
  * Verification pair lists: reading LFW's pairs.txt and a simple CSV, and generating LFW-style folds from a
  * folder-per-identity dataset (for data that ships without a protocol).
@@ -348,6 +349,16 @@ export interface MakePairsOptions {
   /** Same-person pairs per fold (as many different-person pairs are drawn). */
   perFold?: number;
   seed?: number;
+  /**
+   * Only the identities of one half (1 or 2), split by a hash of the folder name: tune on half 1,
+   * report on half 2, and no person is in both.
+   */
+  half?: 1 | 2;
+}
+
+/** Which half (1 or 2) an identity folder falls in: the low bit of the SHA-256 of its name. */
+export function identityHalf(name: string): 1 | 2 {
+  return (crypto.createHash('sha256').update(name).digest()[0] & 1) === 0 ? 1 : 2;
 }
 
 /**
@@ -370,7 +381,7 @@ export function makePairs(root: string, opts: MakePairsOptions = {}): PairList {
         .sort()
         .map((f) => path.join(root, d.name, f)),
     }))
-    .filter((x) => x.images.length > 0)
+    .filter((x) => x.images.length > 0 && (opts.half === undefined || identityHalf(x.id) === opts.half))
     .sort((a, b) => (a.id < b.id ? -1 : 1));
   if (ids.length < 2 * k) {
     throw new VisageError(

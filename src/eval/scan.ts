@@ -45,6 +45,8 @@ export interface ScanOptions {
   extensions?: readonly string[];
   /** Drop identities with fewer images than this (recorded in `skipped`). Default 1. */
   minImages?: number;
+  /** Keep only the first N images (natural order) of each identity: a cheaper subset. Default all. */
+  maxImages?: number;
 }
 
 function isDirectory(p: string): boolean {
@@ -110,7 +112,7 @@ export function scanIdentityFolders(root: string, opts: ScanOptions = {}): Ident
       });
       continue;
     }
-    identities.push({ name, files });
+    identities.push({ name, files: opts.maxImages ? files.slice(0, opts.maxImages) : files });
   }
   if (identities.length < 2) {
     throw new VisageError(

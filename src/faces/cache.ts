@@ -10,6 +10,8 @@ export interface CachedFaces {
   faces: Array<{ face: DetectedFace; vector: Float32Array }>;
   /** Descriptor of the centred crop, present when it was needed (no face found and a fallback asked for). */
   fallback?: Float32Array;
+  /** The image's size; absent in entries written before it was recorded. */
+  size?: { width: number; height: number };
 }
 
 /** Default cache file: VISAGE_CACHE, else $XDG_CACHE_HOME/visage or ~/.cache/visage. */
@@ -51,10 +53,12 @@ export class EmbeddingCache {
     const v = JSON.parse(row.value) as {
       faces: Array<{ face: DetectedFace; vector: number[] }>;
       fallback?: number[];
+      size?: { width: number; height: number };
     };
     return {
       faces: v.faces.map((f) => ({ face: f.face, vector: Float32Array.from(f.vector) })),
       fallback: v.fallback ? Float32Array.from(v.fallback) : undefined,
+      size: v.size,
     };
   }
 
@@ -62,6 +66,7 @@ export class EmbeddingCache {
     const json = JSON.stringify({
       faces: value.faces.map((f) => ({ face: f.face, vector: Array.from(f.vector) })),
       fallback: value.fallback ? Array.from(value.fallback) : undefined,
+      size: value.size,
     });
     this.putStmt.run(key, json);
   }

@@ -5,7 +5,7 @@
  */
 import type { EngineName } from '../config.js';
 import { createInferenceNetwork, type InferenceNetwork } from '../engine/inference/index.js';
-import { resize } from '../image/geometry.js';
+import { flipHorizontal, resize } from '../image/geometry.js';
 import { createImage, type RgbImage } from '../image/rgb.js';
 import { imagesToArray } from '../image/tensor.js';
 import { LANDMARK_INPUT, loadLandmark68 } from './models/landmark68.js';
@@ -40,6 +40,50 @@ export function landmarkCrop(img: RgbImage, box: FaceBox): { square: RgbImage; c
   return { square, crop: { x: x0 - padX, y: y0 - padY, size } };
 }
 
+/**
+ * iBUG-68 index of each point's mirror image (left eye ↔ right eye, jaw 0 ↔ 16, …): what point k of a
+ * mirrored face is on the original.
+ */
+export const MIRROR_68: readonly number[] = (() => {
+  const m = Array.from({ length: 68 }, (_, i) => i);
+  const swap = (a: number, b: number) => {
+    m[a] = b;
+    m[b] = a;
+  };
+  for (let i = 0; i < 8; i++) swap(i, 16 - i); // jaw
+  for (let i = 0; i < 5; i++) swap(17 + i, 26 - i); // brows
+  for (let i = 0; i < 2; i++) swap(31 + i, 35 - i); // nostrils
+  [
+    [36, 45],
+    [37, 44],
+    [38, 43],
+    [39, 42],
+    [40, 47],
+    [41, 46],
+  ].forEach(([a, b]) => swap(a, b)); // eyes
+  [
+    [48, 54],
+    [49, 53],
+    [50, 52],
+    [55, 59],
+    [56, 58],
+  ].forEach(([a, b]) => swap(a, b)); // outer lip
+  [
+    [60, 64],
+    [61, 63],
+    [65, 67],
+  ].forEach(([a, b]) => swap(a, b)); // inner lip
+  return m;
+})();
+
+export interface LandmarkOptions {
+  /**
+   * Also run the net on the mirrored crop and average each point with its mirror partner's mirrored
+   * position: test-time flip for landmarks (one more small-net run per face).
+   */
+  mirror?: boolean;
+}
+
 export class LandmarkDetector {
   constructor(readonly net: InferenceNetwork) {}
 
@@ -56,12 +100,24 @@ export class LandmarkDetector {
   }
 
   /** 68 points (image pixels) for each face box, one batched network run per call. */
-  async detect(img: RgbImage, boxes: FaceBox[]): Promise<Point2[][]> {
+  async detect(img: RgbImage, boxes: FaceBox[], opts: LandmarkOptions = {}): Promise<Point2[][]> {
     const crops = boxes.map((b) => landmarkCrop(img, b));
-    const raw = await this.predictRaw(crops.map((c) => resize(c.square, LANDMARK_INPUT, LANDMARK_INPUT)));
-    return raw.map((r, i) => {
-      const { x, y, size } = crops[i].crop;
-      return Array.from({ length: 68 }, (_, k): Point2 => [x + r[2 * k] * size, y + r[2 * k + 1] * size]);
+    const inputs = crops.map((c) => resize(c.square, LANDMARK_INPUT, LANDMARK_INPUT));
+    const raw = await this.predictRaw(opts.mirror ? [...inputs, ...inputs.map(flipHorizontal)] : inputs);
+    return crops.map(({ crop }, i) => {
+      const r = raw[i];
+      const f = opts.mirror ? raw[i + crops.length] : undefined;
+      return Array.from({ length: 68 }, (_, k): Point2 => {
+        let u = r[2 * k];
+        let v = r[2 * k + 1];
+        if (f) {
+          // Point k of the face is point MIRROR_68[k] of the mirrored face, at 1 − u across.
+          const j = MIRROR_68[k];
+          u = (u + 1 - f[2 * j]) / 2;
+          v = (v + f[2 * j + 1]) / 2;
+        }
+        return [crop.x + u * crop.size, crop.y + v * crop.size];
+      });
     });
   }
 

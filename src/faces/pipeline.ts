@@ -11,8 +11,8 @@ import { VisageError } from '../errors.js';
 import { assertRgbImage, type RgbImage } from '../image/rgb.js';
 import { alignFace } from './align.js';
 import { SsdFaceDetector, type DetectOptions } from './detector/ssd-detector.js';
-import { loadDlibEncoder, loadGraphEncoder, type FaceEncoder } from './encoder.js';
-import { LandmarkDetector } from './landmarks.js';
+import { DLIB_PIPELINE_FLIP, loadDlibEncoder, loadGraphEncoder, type FaceEncoder } from './encoder.js';
+import { LandmarkDetector, type LandmarkOptions } from './landmarks.js';
 import type { AlignedFace, DetectedFace, Embedding } from './types.js';
 
 export interface FacePipelineOptions {
@@ -26,12 +26,14 @@ export interface FacePipelineOptions {
   detect?: DetectOptions;
   /** Margin of the aligned chip around the mean face (dlib: 0.25). */
   padding?: number;
+  /** Landmark options (mirror averaging). */
+  landmarks?: LandmarkOptions;
 }
 
 export interface EmbedOptions {
   /** Which face: 'largest' (default) or an index into detect()'s order (best score first). */
   face?: 'largest' | number;
-  /** Test-time flip augmentation (see FaceEncoder; default: the encoder's own, off for dlib). */
+  /** Test-time flip augmentation (default: on for dlib, DLIB_PIPELINE_FLIP; else the encoder's own). */
   flip?: boolean;
   detect?: DetectOptions;
 }
@@ -101,6 +103,7 @@ export class FacePipeline {
     const landmarks = await landmarker.detect(
       img,
       faces.map((f) => f.box),
+      this.opts.landmarks,
     );
     return faces.map((f, i) => ({ ...f, landmarks: landmarks[i] }));
   }
@@ -110,7 +113,7 @@ export class FacePipeline {
     let f = face;
     if (!f.landmarks) {
       const landmarker = await this.getLandmarker();
-      const [points] = await landmarker.detect(img, [face.box]);
+      const [points] = await landmarker.detect(img, [face.box], this.opts.landmarks);
       f = { ...face, landmarks: points };
     }
     const size = (await this.encoder()).inputSize;
@@ -158,9 +161,11 @@ export class FacePipeline {
     if (faces.length === 0) return [];
     const aligned = await Promise.all(faces.map((f) => this.align(img, f)));
     const encoder = await this.encoder();
+    // The default dlib encoder gets the pipeline's flip; another encoder keeps its own default.
+    const dflt = this.opts.encoder || this.opts.model ? undefined : DLIB_PIPELINE_FLIP;
     const vectors = await encoder.encode(
       aligned.map((a) => a.chip),
-      { flip },
+      { flip: flip ?? dflt },
     );
     return aligned.map((a, i) => ({ face: a.face, embedding: { model: encoder.id, vector: vectors[i] } }));
   }

@@ -6,6 +6,7 @@ import { setInferenceThreads } from '../engine/inference/index.js';
 import { sibling } from '../engine/pool/pool.js';
 import { decodeImage } from '../image/decode.js';
 import { crop } from '../image/geometry.js';
+import { fromGrey, toGrey } from '../image/rgb.js';
 import { FacePipeline } from './pipeline.js';
 import type { DetectedFace } from './types.js';
 
@@ -20,20 +21,28 @@ export interface EmbedFileTask {
   fallback: boolean;
   /** onnxruntime intra-op threads of this worker's sessions (its share of the cores). */
   inferenceThreads?: number;
+  /** Convert the photo to grey (Rec. 601 luma in all three channels) first: the greyscale-archive case. */
+  grey?: boolean;
+  /** Landmarks averaged with those of the mirrored crop (LandmarkOptions.mirror). */
+  mirrorLandmarks?: boolean;
+  /** Detector score threshold for this file (default: the detector's own). */
+  minScore?: number;
 }
 
 export interface EmbedFileResult {
   faces: Array<{ face: DetectedFace; vector: Float32Array }>;
   fallback?: Float32Array;
+  /** The decoded image's size (for rules that weigh where a face sits in the photo). */
+  size?: { width: number; height: number };
 }
 
 const pipelines = new Map<string, FacePipeline>();
 
-function pipelineFor(model: string | undefined): FacePipeline {
-  const key = model ?? '';
+function pipelineFor(model: string | undefined, mirror: boolean): FacePipeline {
+  const key = `${model ?? ''}|${mirror}`;
   let p = pipelines.get(key);
   if (!p) {
-    p = new FacePipeline({ model });
+    p = new FacePipeline({ model, landmarks: { mirror } });
     pipelines.set(key, p);
   }
   return p;
@@ -59,13 +68,20 @@ export function centreCrop(
 export async function embedFile(task: EmbedFileTask): Promise<EmbedFileResult> {
   // Before the first session of this worker is built; later calls carry the same share.
   if (task.inferenceThreads !== undefined) setInferenceThreads(task.inferenceThreads);
-  const pipeline = pipelineFor(task.model);
-  const img = await decodeImage(task.file).catch((e: Error & { details?: object }) => {
+  const pipeline = pipelineFor(task.model, task.mirrorLandmarks ?? false);
+  const decoded = await decodeImage(task.file).catch((e: Error & { details?: object }) => {
     if (e && typeof e === 'object' && 'details' in e) e.details = { ...e.details, path: task.file };
     throw e;
   });
-  const faces = await pipeline.embedAll(img, { flip: task.flip });
-  const result: EmbedFileResult = { faces: faces.map((f) => ({ face: f.face, vector: f.embedding.vector })) };
+  const img = task.grey ? fromGrey(toGrey(decoded)) : decoded;
+  const faces = await pipeline.embedAll(img, {
+    flip: task.flip,
+    detect: task.minScore === undefined ? undefined : { minScore: task.minScore },
+  });
+  const result: EmbedFileResult = {
+    faces: faces.map((f) => ({ face: f.face, vector: f.embedding.vector })),
+    size: { width: img.width, height: img.height },
+  };
   if (faces.length === 0 && task.fallback) {
     const encoder = await pipeline.encoder();
     const [v] = await encoder.encode([crop(img, centreCrop(img.width, img.height))], { flip: task.flip });

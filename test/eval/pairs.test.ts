@@ -7,6 +7,7 @@ import {
   formatPairsCsv,
   lfwImagePath,
   loadPairs,
+  identityHalf,
   makePairs,
   missingImages,
   parseCsvPairs,
@@ -190,5 +191,22 @@ describe('generated folds from a folder-per-identity dataset', () => {
     );
     // Same seed, same pairs.
     assert.deepEqual(makePairs(root, { folds: 10, perFold: 20, seed: 3 }).pairs, list.pairs);
+  });
+
+  test('celeba_299 halves: every person in exactly one half, about half each, pairs only within it', () => {
+    const root = dataDir('faces', 'celeba_299');
+    const ids = fs.readdirSync(root).filter((d) => fs.statSync(path.join(root, d)).isDirectory());
+    const first = ids.filter((id) => identityHalf(id) === 1);
+    assert.ok(
+      first.length > 0.4 * ids.length && first.length < 0.6 * ids.length,
+      `${first.length} of ${ids.length}`,
+    );
+    const [h1, h2] = ([1, 2] as const).map((half) =>
+      makePairs(root, { folds: 10, perFold: 20, seed: 1, half }),
+    );
+    const people = (l: typeof h1) => new Set(l.pairs.flatMap((p) => [p.idA!, p.idB!]));
+    for (const id of people(h1)) assert.equal(identityHalf(id), 1);
+    for (const id of people(h2)) assert.equal(identityHalf(id), 2);
+    assert.ok(people(h1).size > 100 && people(h2).size > 100);
   });
 });

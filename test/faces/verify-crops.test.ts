@@ -25,7 +25,7 @@ before(async () => {
       const img = await decodeImage(path.join(root, who, f));
       const faces = await pipeline.detect(img);
       if (faces.length === 0) continue;
-      const [plain] = await pipeline.embedFaces(img, [faces[0]]);
+      const [plain] = await pipeline.embedFaces(img, [faces[0]], false);
       const [flip] = await pipeline.embedFaces(img, [faces[0]], true);
       items.push({ who, plain: plain.embedding.vector, flip: flip.embedding.vector });
     }

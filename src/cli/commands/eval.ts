@@ -15,9 +15,12 @@ import { emit, note } from '../output.js';
 import { progressBar, type Progress } from '../progress.js';
 import { parseNumber, withFlipOptions } from './faces.js';
 import fs from 'node:fs';
+import { DEFAULT_FACE_RULE, FACE_RULES, type FaceRule } from '../../faces/choose.js';
 
 interface EvalCliOptions {
   model?: string;
+  grey?: boolean;
+  faceRule?: string;
   flip?: boolean;
   threads?: string;
   cache?: boolean;
@@ -29,7 +32,12 @@ function common(cmd: Command): Command {
   return withFlipOptions(cmd)
     .option('--threads <n>', 'worker threads (default: $VISAGE_THREADS or every core)')
     .option('--no-cache', 'ignore and do not write the embedding cache')
-    .option('--no-fallback', 'skip images without a detectable face instead of using a centred crop');
+    .option('--no-fallback', 'skip images without a detectable face instead of using a centred crop')
+    .option('--grey', 'convert every photo to grey first (Rec. 601 luma), to measure greyscale archives')
+    .option(
+      '--face-rule <rule>',
+      `which face stands for a photo with several: ${FACE_RULES.join(' | ')} (default ${DEFAULT_FACE_RULE}; the face-api peer: largest)`,
+    );
 }
 
 /** Inputs and outputs checked before minutes of detection, each named in its error. */
@@ -50,6 +58,8 @@ function batchOptions(o: EvalCliOptions, label: string) {
       threads: parseNumber(o.threads, '--threads', (n) => Number.isInteger(n) && n >= 1),
       cache: o.cache,
       fallback: o.fallback,
+      grey: o.grey,
+      faceRule: parseFaceRule(o.faceRule),
       onProgress: (done: number, total: number) => {
         bar ??= progressBar(label, total);
         bar.update(done);
@@ -57,6 +67,13 @@ function batchOptions(o: EvalCliOptions, label: string) {
     },
     stop: () => bar?.stop(),
   };
+}
+
+function parseFaceRule(v: string | undefined): FaceRule | undefined {
+  if (v === undefined) return undefined;
+  if (!(FACE_RULES as readonly string[]).includes(v))
+    throw new VisageError('E_BAD_OPTION', `--face-rule must be one of ${FACE_RULES.join(', ')}, got "${v}"`);
+  return v as FaceRule;
 }
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
@@ -80,6 +97,10 @@ export function registerEval(program: Command): void {
         '50',
       )
       .option('--seed <n>', 'seed for drawing pairs', '1')
+      .option(
+        '--half <1|2>',
+        'without --pairs: only one half of the identities (split by a hash of the folder name): 1 to tune, 2 to report',
+      )
       .option('--plots <dir>', 'write roc.png and distances.png here')
       .option('--peer <name>', 'score the same pairs with a peer implementation instead: face-api'),
   ).action(
@@ -92,6 +113,7 @@ export function registerEval(program: Command): void {
         folds: string;
         perFold: string;
         seed: string;
+        half?: string;
       },
     ) => {
       if (!o.pairs && !o.root)
@@ -107,6 +129,7 @@ export function registerEval(program: Command): void {
             folds: int(o.folds, '--folds'),
             perFold: int(o.perFold, '--per-fold'),
             seed: int(o.seed, '--seed'),
+            half: parseNumber(o.half, '--half', (n) => n === 1 || n === 2) as 1 | 2 | undefined,
           });
       const r = await evaluatePairList(list, {
         ...b.opts,
@@ -178,33 +201,45 @@ export function registerEval(program: Command): void {
         'image root for --pairs, or folder(s) of identity folders (every pair is used)',
       )
       .option('--far <rate>', 'target false-accept rate, or "best-accuracy"', '0.001')
+      .option('--per-identity <n>', 'with --root: only the first n photos (natural order) of each person')
       .option('-o, --out <file>', `calibration file to update (default: ${userCalibrationFile()})`),
-  ).action(async (o: EvalCliOptions & { pairs?: string; root?: string[]; far: string; out?: string }) => {
-    if (!o.pairs && !o.root)
-      throw new VisageError('E_USAGE', 'calibrate needs --pairs <file> or --root <identity folders>');
-    const far =
-      o.far === 'best-accuracy' ? 'best-accuracy' : parseNumber(o.far, '--far', (n) => n > 0 && n < 1)!;
-    checkPaths({ model: o.model, pairs: o.pairs, roots: o.root });
-    const out = o.out ?? userCalibrationFile();
-    assertOutputFile(out, 'calibration file');
-    // The file to update is read before the work, so a broken one fails now rather than after it.
-    const base = fs.existsSync(out)
-      ? loadCalibration(out)
-      : fs.existsSync(shippedCalibrationFile())
-        ? loadCalibration(shippedCalibrationFile())
-        : { version: 1 as const, policies: {} };
-    const b = batchOptions(o, 'embedding');
-    const source = o.pairs ? { pairs: o.pairs, root: o.root?.[0] } : { roots: o.root! };
-    const r = await calibrateThreshold(source, { ...b.opts, far }).finally(b.stop);
-    saveCalibration(out, withPolicy(base, r.model, r.entry));
-    note(`saved to ${out}`);
-    emit({ ...r, file: out }, () =>
-      [
-        `model ${r.model}: τ = ${r.entry.threshold.toFixed(4)} from ${r.pairs} pairs (${typeof far === 'number' ? `FAR ≤ ${far}` : 'best accuracy'}); saved to ${out}`,
-        r.heldOut
-          ? `held out (${r.heldOut.folds.length}-fold over ${r.heldOut.groupedBy === 'identity' ? 'people' : 'image groups'}, τ chosen on the other folds' people): FAR ${pct(r.heldOut.pooled.far)}, FRR ${pct(r.heldOut.pooled.frr)}, accuracy ${pct(r.heldOut.pooled.accuracy)}; τ over folds ${r.heldOut.threshold.mean.toFixed(4)} ± ${r.heldOut.threshold.std.toFixed(4)}`
-          : 'held out: too few people for a 5-fold check (10 needed)',
-      ].join('\n'),
-    );
-  });
+  ).action(
+    async (
+      o: EvalCliOptions & {
+        pairs?: string;
+        root?: string[];
+        far: string;
+        out?: string;
+        perIdentity?: string;
+      },
+    ) => {
+      if (!o.pairs && !o.root)
+        throw new VisageError('E_USAGE', 'calibrate needs --pairs <file> or --root <identity folders>');
+      const far =
+        o.far === 'best-accuracy' ? 'best-accuracy' : parseNumber(o.far, '--far', (n) => n > 0 && n < 1)!;
+      checkPaths({ model: o.model, pairs: o.pairs, roots: o.root });
+      const out = o.out ?? userCalibrationFile();
+      assertOutputFile(out, 'calibration file');
+      // The file to update is read before the work, so a broken one fails now rather than after it.
+      const base = fs.existsSync(out)
+        ? loadCalibration(out)
+        : fs.existsSync(shippedCalibrationFile())
+          ? loadCalibration(shippedCalibrationFile())
+          : { version: 1 as const, policies: {} };
+      const b = batchOptions(o, 'embedding');
+      const source = o.pairs ? { pairs: o.pairs, root: o.root?.[0] } : { roots: o.root! };
+      const perIdentity = parseNumber(o.perIdentity, '--per-identity', (n) => Number.isInteger(n) && n >= 2);
+      const r = await calibrateThreshold(source, { ...b.opts, far, perIdentity }).finally(b.stop);
+      saveCalibration(out, withPolicy(base, r.model, r.entry));
+      note(`saved to ${out}`);
+      emit({ ...r, file: out }, () =>
+        [
+          `model ${r.model}: τ = ${r.entry.threshold.toFixed(4)} from ${r.pairs} pairs (${typeof far === 'number' ? `FAR ≤ ${far}` : 'best accuracy'}); saved to ${out}`,
+          r.heldOut
+            ? `held out (${r.heldOut.folds.length}-fold over ${r.heldOut.groupedBy === 'identity' ? 'people' : 'image groups'}, τ chosen on the other folds' people): FAR ${pct(r.heldOut.pooled.far)}, FRR ${pct(r.heldOut.pooled.frr)}, accuracy ${pct(r.heldOut.pooled.accuracy)}; τ over folds ${r.heldOut.threshold.mean.toFixed(4)} ± ${r.heldOut.threshold.std.toFixed(4)}`
+            : 'held out: too few people for a 5-fold check (10 needed)',
+        ].join('\n'),
+      );
+    },
+  );
 }

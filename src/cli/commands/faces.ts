@@ -28,14 +28,14 @@ export function withFaceOptions(cmd: Command, gallery: boolean): Command {
     .option('--calibration <file>', 'calibration file with per-model τ and confidence');
 }
 
-/** --flip / --no-flip; neither leaves the model's own default (on for a model trained with --val-flip). */
+/** --flip / --no-flip; neither leaves the default (on for dlib and for a model trained with --val-flip). */
 export function withFlipOptions(cmd: Command): Command {
   return cmd
     .option(
       '--flip',
-      'test-time augmentation: also encode the mirror image and average (default: on for a model trained with --val-flip)',
+      'test-time augmentation: also encode the mirror image and average (default: on for dlib and for a model trained with --val-flip)',
     )
-    .option('--no-flip', 'no test-time flip, even for a model trained with --val-flip');
+    .option('--no-flip', "no test-time flip (dlib: face-api's plain descriptor)");
 }
 
 /** A number option, strictly (see strictNumber: "" and "0x2" are refused), then checked by `check`. */

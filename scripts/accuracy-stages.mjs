@@ -1,0 +1,253 @@
+#!/usr/bin/env node
+/**
+ * The per-stage accuracy table of docs/results/accuracy.md: Visage's pipeline and face-api's own, on the
+ * same photos, in colour and in grey, one row per (set, variant). Embeddings come from the cache that
+ * `visage eval` fills (~/.cache/visage), so a rerun only re-scores; a new variant costs one pass.
+ *
+ *   node scripts/accuracy-stages.mjs --sets celeba:1,colour --variants visage,visage+grey,face-api,face-api+grey
+ *   node scripts/accuracy-stages.mjs --cost 20 --sets celeba:2 --variants visage,visage+flip
+ *   node scripts/accuracy-stages.mjs --detections photo.jpg …
+ *
+ * Sets: `celeba:1` / `celeba:2`, the two identity halves of celeba_299 (half 1 to tune, half 2 to report;
+ * split by a hash of the folder name, as `visage eval pairs --half`); `colour`, the three small colour sets
+ * pooled (five_celebrity_faces, face_recognition_examples, faceapi_bbt; people kept apart per set).
+ * Variants: `visage` or `face-api`, then any of `+grey` (photo converted to grey first), `+flip` (test-time
+ * flip of the chip, Visage only), `+lm-mirror` (landmarks averaged with the mirrored crop's, Visage only), `+crop-fallback` (no second
+ * chance at detector score 0.3: a photo without a face at 0.5 goes straight to the centred crop), `+largest` / `+prominent` (face rule; default Visage's default, face-api: largest).
+ *
+ * Columns, all pairs of the set (every same-person and every different-person pair): ROC AUC, EER, TAR at
+ * FAR 0.1 % and 1 %, FAR / FRR at the shipped τ (face-api: its 0.6); for celeba also the LFW-style
+ * accuracy (whole set only, not with --per-identity N, which keeps the first N photos of each person: 10 identity-disjoint folds of 50 + 50 pairs, τ chosen on the other 9 folds, mean ± std).
+ */
+import path from 'node:path';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = (p) => import(path.join(root, 'dist', 'src', p));
+const { embedFiles } = await dist('faces/batch.js');
+const { faceApiEmbedFiles } = await dist('faces/faceapi-peer.js');
+const { makePairs, identityHalf } = await dist('eval/pairs.js');
+const { allPairs } = await dist('eval/evaluate.js');
+const { scanIdentityFolders } = await dist('eval/scan.js');
+const { summarizeVerification, kFoldAccuracy } = await dist('eval/metrics.js');
+const { errorRatesAt } = await dist('eval/error-rates.js');
+const { squaredL2 } = await dist('faces/compare.js');
+const { defaultCalibration } = await dist('faces/calibration.js');
+const { DEFAULT_FACE_RULE } = await dist('faces/choose.js');
+const { DLIB_ENCODER_ID } = await dist('faces/encoder.js');
+
+const { values, positionals } = parseArgs({
+  options: {
+    sets: { type: 'string', default: 'celeba:1,colour' },
+    variants: { type: 'string', default: 'visage,face-api' },
+    data: { type: 'string', default: process.env.VISAGE_DATA ?? path.join(root, '..', 'shared', 'data') },
+    json: { type: 'string' },
+    'per-identity': { type: 'string' },
+    cost: { type: 'string' },
+    detections: { type: 'boolean' },
+  },
+  allowPositionals: true,
+});
+const faces = path.join(values.data, 'faces');
+/** Exploring: only the first N photos (natural order) of each celeba person. */
+const cap = values['per-identity'] ? Number(values['per-identity']) : Infinity;
+const COLOUR = ['five_celebrity_faces', 'face_recognition_examples', 'faceapi_bbt'];
+
+/** Every pair of a set, identities named per set, plus the LFW-style folds where the set has enough people. */
+function pairsOf(set) {
+  if (set === 'colour') {
+    const pairs = COLOUR.flatMap((r) =>
+      allPairs(path.join(faces, r)).map((p) => ({ ...p, idA: `${r}:${p.idA}`, idB: `${r}:${p.idB}` })),
+    );
+    return { pairs, lfw: null };
+  }
+  const m = /^celeba:([12])$/.exec(set);
+  if (!m) throw new Error(`unknown set ${set}`);
+  const half = Number(m[1]);
+  const dir = path.join(faces, 'celeba_299');
+  const files = scanIdentityFolders(dir)
+    .identities.filter((id) => identityHalf(id.name) === half)
+    .flatMap((id) => id.files.slice(0, cap).map((f) => ({ id: id.name, f })));
+  const pairs = [];
+  for (let i = 0; i < files.length; i++)
+    for (let j = i + 1; j < files.length; j++)
+      pairs.push({ a: files[i].f, b: files[j].f, same: files[i].id === files[j].id, fold: 0 });
+  const kept = new Set(files.map((x) => x.f));
+  const lfw = cap === Infinity ? makePairs(dir, { folds: 10, perFold: 50, seed: 1, half }) : null;
+  return { pairs, lfw: lfw && lfw.pairs.every((p) => kept.has(p.a) && kept.has(p.b)) ? lfw : null };
+}
+
+function parseVariant(v) {
+  const [engine, ...mods] = v.split('+');
+  if (engine !== 'visage' && engine !== 'face-api') throw new Error(`unknown variant ${v}`);
+  const o = {
+    engine,
+    grey: false,
+    flip: false,
+    faceRule: engine === 'face-api' ? 'largest' : DEFAULT_FACE_RULE,
+  };
+  for (const m of mods) {
+    if (m === 'grey') o.grey = true;
+    else if (m === 'flip') o.flip = true;
+    else if (m === 'lm-mirror') o.mirrorLandmarks = true;
+    else if (m === 'crop-fallback') o.secondChance = false;
+    else if (m === 'largest' || m === 'prominent') o.faceRule = m;
+    else throw new Error(`unknown modifier ${m} in ${v}`);
+  }
+  return o;
+}
+
+const threads = Number(process.env.VISAGE_THREADS) || undefined;
+async function embed(files, o) {
+  const progress = (done, total) => {
+    if (done === total || done % 100 === 0) process.stderr.write(`  ${done}/${total}\r`);
+  };
+  return o.engine === 'face-api'
+    ? faceApiEmbedFiles(files, { grey: o.grey, faceRule: o.faceRule, onProgress: progress })
+    : embedFiles(files, {
+        grey: o.grey,
+        flip: o.flip,
+        mirrorLandmarks: o.mirrorLandmarks,
+        secondChance: o.secondChance,
+        faceRule: o.faceRule,
+        threads,
+        onProgress: progress,
+      });
+}
+
+function score(pairs, emb) {
+  const d = [];
+  const y = [];
+  const folds = [];
+  for (const p of pairs) {
+    const a = emb.get(p.a)?.vector;
+    const b = emb.get(p.b)?.vector;
+    if (!a || !b) continue;
+    d.push(squaredL2(a, b));
+    y.push(p.same);
+    folds.push(p.fold);
+  }
+  return { d, y, folds };
+}
+
+/**
+ * --detections PHOTO…: for each photo, the faces at the detector's usual score (0.5) and at the second
+ * look's (SECOND_CHANCE_SCORE), and which face each face rule picks.
+ */
+if (values.detections) {
+  const { FacePipeline } = await dist('faces/pipeline.js');
+  const { decodeImage } = await dist('image/decode.js');
+  const { chooseFace, SECOND_CHANCE_SCORE } = await dist('faces/choose.js');
+  const pipe = new FacePipeline();
+  console.log(
+    `| photo | faces at 0.5 | at ${SECOND_CHANCE_SCORE}: scores | largest | prominent |\n|---|---|---|---|---|`,
+  );
+  for (const f of positionals) {
+    const img = await decodeImage(f);
+    const usual = await pipe.detect(img);
+    const low = await pipe.detect(img, { minScore: SECOND_CHANCE_SCORE });
+    const pick = (rule) => (usual.length ? `#${chooseFace(usual, img, rule)}` : '—');
+    console.log(
+      `| ${path.basename(f)} | ${usual.length} | ${low.map((x) => x.score.toFixed(2)).join(', ') || '—'} | ${pick('largest')} | ${pick('prominent')} |`,
+    );
+  }
+  process.exit(0);
+}
+
+/**
+ * --cost N: milliseconds per face of each Visage variant on the first N photos of the first set: one warm
+ * pipeline per variant in this process (models loaded, one warm-up photo), photos decoded beforehand, the
+ * variants interleaved photo by photo so that load changes hit them alike; the median over photos.
+ */
+if (values.cost) {
+  const { FacePipeline } = await dist('faces/pipeline.js');
+  const { decodeImage } = await dist('image/decode.js');
+  const { fromGrey, toGrey } = await dist('image/rgb.js');
+  const n = Number(values.cost);
+  const set = values.sets.split(',')[0];
+  const files = [...new Set(pairsOf(set).pairs.flatMap((p) => [p.a, p.b]))].slice(0, n + 1);
+  const images = await Promise.all(files.map((f) => decodeImage(f)));
+  const variants = values.variants
+    .split(',')
+    .filter((v) => v.startsWith('visage'))
+    .map((name) => {
+      const o = parseVariant(name);
+      return { name, o, pipe: new FacePipeline({ landmarks: { mirror: !!o.mirrorLandmarks } }), ms: [] };
+    });
+  let faceCount = 0;
+  for (let i = 0; i < images.length; i++) {
+    for (const v of variants) {
+      const img = v.o.grey ? fromGrey(toGrey(images[i])) : images[i];
+      const t0 = process.hrtime.bigint();
+      const got = await v.pipe.embedAll(img, { flip: v.o.flip });
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (i > 0 && got.length > 0) v.ms.push(ms / got.length); // photo 0 warms up
+      if (v === variants[0] && i > 0) faceCount += got.length;
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  console.log(
+    `${n} photos (${faceCount} faces) of ${set}; load average ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+  );
+  console.log('| variant | ms per face (median over photos; detection + landmarks + encoder) |\n|---|---|');
+  for (const v of variants) console.log(`| ${v.name} | ${median(v.ms).toFixed(0)} |`);
+  process.exit(0);
+}
+
+const pct = (v, digits = 2) => `${(100 * v).toFixed(digits)} %`;
+const rows = [];
+for (const set of values.sets.split(',')) {
+  const { pairs, lfw } = pairsOf(set);
+  const files = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
+  for (const name of values.variants.split(',')) {
+    const o = parseVariant(name);
+    const t0 = Date.now();
+    const emb = await embed(files, o);
+    const all = score(pairs, emb);
+    const s = summarizeVerification(all.d, all.y, { fars: [1e-3, 1e-2] });
+    const tau =
+      o.engine === 'face-api' ? 0.36 : (defaultCalibration()?.policies[DLIB_ENCODER_ID]?.threshold ?? 0.17);
+    const at = errorRatesAt(all.d, all.y, tau);
+    let lfwAcc = null;
+    if (lfw) {
+      const l = score(lfw.pairs, emb);
+      lfwAcc = kFoldAccuracy(l.d, l.y, l.folds);
+    }
+    const e = [...emb.values()];
+    const row = {
+      set,
+      variant: name,
+      faceRule: o.faceRule,
+      images: files.length,
+      pairs: all.d.length,
+      same: s.same,
+      auc: s.auc,
+      eer: s.eer.eer,
+      tar1e3: s.tarAtFar[0].result.tar,
+      tar1e2: s.tarAtFar[1].result.tar,
+      tau,
+      far: at.far,
+      frr: at.frr,
+      lfw: lfwAcc ? { mean: lfwAcc.mean, std: lfwAcc.std } : null,
+      fallbacks: e.filter((x) => x.fallback).length,
+      secondChance: e.filter((x) => x.secondChance).length,
+      multiFace: e.filter((x) => x.faces > 1).length,
+      notLargest: e.filter((x) => x.faces > 1 && x.chosen > 0).length,
+      seconds: (Date.now() - t0) / 1000,
+    };
+    rows.push(row);
+    process.stderr.write(`${set} ${name}: AUC ${s.auc.toFixed(4)} (${row.seconds.toFixed(0)} s)\n`);
+  }
+}
+console.log(
+  '| set | variant | images (centred crop / second chance / several faces) | AUC | EER | TAR @ FAR 0.1 % | TAR @ FAR 1 % | at τ: FAR / FRR | LFW-style accuracy |',
+);
+console.log('|---|---|---|---|---|---|---|---|---|');
+for (const r of rows) {
+  console.log(
+    `| ${r.set} | ${r.variant}${r.variant.includes(r.faceRule) ? '' : ` (${r.faceRule})`} | ${r.images} (${r.fallbacks} / ${r.secondChance} / ${r.multiFace}) | ${r.auc.toFixed(4)} | ${pct(r.eer)} | ${pct(r.tar1e3, 1)} | ${pct(r.tar1e2, 1)} | τ ${r.tau.toFixed(3)}: ${pct(r.far)} / ${pct(r.frr, 1)} | ${r.lfw ? `${pct(r.lfw.mean)} ± ${pct(r.lfw.std)}` : '—'} |`,
+  );
+}
+if (values.json) fs.writeFileSync(values.json, JSON.stringify(rows, null, 2));
