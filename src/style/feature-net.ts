@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { envEngine } from '../config.js';
 import { VisageError } from '../errors.js';
 import { TfjsNetwork, type NetworkDef, type WeightMap } from '../engine/graph/index.js';
 import type { TransferOptions } from './options.js';
@@ -89,6 +90,8 @@ export class GraphFeatureNet implements FeatureNet {
     this.def = def;
     this.weights = weights;
     this.preprocessSpec = opts.preprocessSpec;
+    // On the tfjs engine the executor is needed at once; on onnx only for the tfjs-only paths (if ever).
+    if (envEngine() === 'tfjs' || !opts.preprocessSpec) void this.network;
     this.aliases = opts.aliases ?? new Map();
     const nodes = def.nodes.filter((n) => n.op !== 'input').map((n) => n.name);
     this.layers = [...nodes, ...this.aliases.keys()];

@@ -5,6 +5,7 @@ import { VisageError } from '../errors.js';
 import { assertRgbImage, type RgbImage } from '../image/index.js';
 import { luminanceInputs, recombineChrominance } from './colors.js';
 import type { FeatureNet } from './feature-net.js';
+import { styleEngineFor } from './onnx-engine.js';
 import { INCEPTION_V3_NAME, loadInceptionV3 } from './nets/inception-v3.js';
 import { VGG19_DEFAULT_CONTENT, VGG19_DEFAULT_STYLE } from './nets/vgg19.js';
 import { vgg19FromFile, vgg19UntilFor } from './weights/index.js';
@@ -36,9 +37,11 @@ export {
   type Vgg19WeightFormat,
   type Vgg19Weights,
 } from './weights/index.js';
+export { styleEngineFor } from './onnx-engine.js';
 export {
   runTransfer,
   evaluateCosts,
+  evaluateCostsOnEngine,
   prepareTargets,
   objective,
   type TransferOptions,
@@ -258,6 +261,7 @@ export async function stylize(
     styles,
     t.styleScale,
     t.scales,
+    (await styleEngineFor(net)).engine,
   );
 
   const preserveColors = opts.preserveColors ?? false;
@@ -335,6 +339,7 @@ function checkScaleSizes(
   styles: RgbImage[],
   styleScale: number,
   scales: number[],
+  engine: 'onnx' | 'tfjs',
 ): void {
   const limits = networkLimits(network, layers);
   if (!limits) return;
@@ -360,6 +365,8 @@ function checkScaleSizes(
         );
     });
   }
+  // Only tfjs' wasm heap has a hard cap; onnxruntime allocates from the process like any native code.
+  if (engine !== 'tfjs') return;
   const last = fitLongSide(content.width, content.height, scales[scales.length - 1]);
   const bytes = last.width * last.height * limits.heapBytesPerPixel;
   if (bytes > WASM_HEAP_BUDGET)

@@ -356,7 +356,19 @@ export async function runTransfer(
           let read: CostBreakdown;
           const before = isLast ? tf.tidy(() => tf.clone(p.image())) : undefined;
           if (onnx) {
-            read = await onnxStep(onnx, targets as OnnxTargets, p, C, jitter, oy, ox, opts, adam, lbfgs);
+            read = await onnxStep(
+              onnx,
+              targets as OnnxTargets,
+              p,
+              C,
+              jitter,
+              oy,
+              ox,
+              opts,
+              adam,
+              lbfgs,
+              before,
+            );
             peak = Math.max(peak, tf.memory().numBytes);
           } else {
             // A translated G is compared with the equally translated content (features are not shift-invariant).
@@ -513,9 +525,11 @@ async function onnxStep(
   opts: TransferOptions,
   adam: tf.Optimizer | undefined,
   lbfgs: LbfgsState | undefined,
+  /** p.image() as it is now, when the caller has it already. */
+  current?: tf.Tensor4D,
 ): Promise<CostBreakdown> {
-  const view = () => (jitter ? shift(p.image(), jitter, oy, ox) : p.image());
-  const g = tf.tidy(() => tf.clone(view()));
+  const view = (img = p.image()) => (jitter ? shift(img, jitter, oy, ox) : img);
+  const g = tf.tidy(() => tf.clone(view(current)));
   const contentImage = jitter ? tf.tidy(() => shift(C, jitter, oy, ox)) : undefined;
   let r: Awaited<ReturnType<typeof evaluateOnnx>>;
   try {
@@ -529,9 +543,9 @@ async function onnxStep(
   const grad = tf.tensor4d(r.grad!, [1, targets.height, targets.width, 3]);
   try {
     if (adam) {
-      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(view(), grad)), p.variables);
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(view(), grad)), p.variables);
       adam.applyGradients(grads as tf.NamedTensorMap as Record<string, tf.Variable>);
-      tf.dispose(grads);
+      tf.dispose([value, ...Object.values(grads)]);
     } else lbfgsApply(lbfgs!, p.variables[0], grad, opts.learningRate);
   } finally {
     grad.dispose();
