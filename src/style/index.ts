@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { initEngine } from '../engine/backend.js';
 import { VisageError } from '../errors.js';
@@ -311,10 +312,19 @@ export async function stylize(
 function networkLimits(
   name: string,
   layers: string[],
-): { minSide: number; heapBytesPerPixel: number } | undefined {
-  if (name === INCEPTION_V3_NAME) return { minSide: 43, heapBytesPerPixel: 3577e6 / (1024 * 1024) };
+): { minSide: number; heapBytesPerPixel: number; rssBytesPerPixel: number } | undefined {
+  if (name === INCEPTION_V3_NAME)
+    return {
+      minSide: 43,
+      heapBytesPerPixel: 3577e6 / (1024 * 1024),
+      rssBytesPerPixel: (3014 * 2 ** 20) / (1024 * 1024),
+    };
   if (name.startsWith('vgg19'))
-    return { minSide: 2 ** vgg19PoolsBefore(layers), heapBytesPerPixel: 2392e6 / (512 * 512) };
+    return {
+      minSide: 2 ** vgg19PoolsBefore(layers),
+      heapBytesPerPixel: 2392e6 / (512 * 512),
+      rssBytesPerPixel: (7131 * 2 ** 20) / (1024 * 1024),
+    };
   return undefined;
 }
 
@@ -365,9 +375,20 @@ function checkScaleSizes(
         );
     });
   }
-  // Only tfjs' wasm heap has a hard cap; onnxruntime allocates from the process like any native code.
-  if (engine !== 'tfjs') return;
   const last = fitLongSide(content.width, content.height, scales[scales.length - 1]);
+  if (engine !== 'tfjs') {
+    // onnxruntime has no heap cap, but a run far beyond the machine's memory would only end in the OOM
+    // killer: refuse what the measured peak RSS per pixel (bench style --check-1024) says cannot fit.
+    const need = last.width * last.height * limits.rssBytesPerPixel;
+    if (need > os.totalmem())
+      throw new VisageError(
+        'E_IMAGE_TOO_LARGE',
+        `a ${last.width}×${last.height} result on ${network} needs about ${(need / 1e9).toFixed(1)} GB, more ` +
+          `than this machine's ${(os.totalmem() / 1e9).toFixed(1)} GB of memory; use a smaller size`,
+        { width: last.width, height: last.height, bytes: need },
+      );
+    return;
+  }
   const bytes = last.width * last.height * limits.heapBytesPerPixel;
   if (bytes > WASM_HEAP_BUDGET)
     throw new VisageError(
