@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../engine/backend.js';
+import { activeEngine, inferenceThreads } from '../engine/inference/index.js';
 import { findTorchPython, peerScript } from './torch-peer.js';
 import { saveModel } from '../engine/graph/index.js';
 import { VisageError, isVisageError, type ErrorCode } from '../errors.js';
@@ -12,18 +13,19 @@ import { decodeImage } from '../image/decode.js';
 import { crop, imageToTensor, resize, type RgbImage } from '../image/index.js';
 import { dependencyDir } from '../paths.js';
 import { median } from '../util/stats.js';
-import { GraphFeatureNet, type FeatureNet } from '../style/feature-net.js';
+import { GraphFeatureNet, type FeatureNet, type PreprocessSpec } from '../style/feature-net.js';
 import { defaultStyleNetwork, stylize, type StylizeResult } from '../style/index.js';
 import { randomVgg19 } from '../style/nets/vgg19.js';
 import { generatedStyleImage } from '../style/sample-style.js';
-import { evaluateCosts, type TransferOptions } from '../style/transfer.js';
+import { evaluateCostsOnEngine, type TransferOptions } from '../style/transfer.js';
 
 /**
  * `visage bench style`: seconds per iteration of the real style-transfer loop (runTransfer via stylize,
- * default options) for the shipped InceptionV3 and a random-weight VGG-19, and the same iteration of
- * the same network in PyTorch (bench/peers/torch_style_step.py interprets our exported NetworkDef).
- * Each case runs in a fresh Node process: the wasm heap never shrinks, so only a fresh one gives a
- * per-case peak, and maxRSS is per process.
+ * default options) for the shipped InceptionV3 and a random-weight VGG-19 on the engine the product uses
+ * (onnxruntime on every core by default, tfjs-wasm on one thread with VISAGE_ENGINE=tfjs), and the same
+ * iteration of the same network in PyTorch with the same thread count (bench/peers/torch_style_step.py
+ * interprets our exported NetworkDef). Each case runs in a fresh Node process: maxRSS (and the wasm heap,
+ * which never shrinks) are per process.
  */
 
 export type StyleBenchNetwork = 'inception' | 'vgg19';
@@ -68,23 +70,12 @@ export interface StyleCaseResult {
   /** process.resourceUsage().maxRSS before the peer export. */
   peakRssBytes: number;
   backend: string;
+  /** Engine of the network, costs and gradient (stylize's stats), and its intra-op threads. */
+  engine: 'onnx' | 'tfjs';
+  threads: number;
   /** J and its parts of the check image (reference for the peer), when exported. */
   check?: { J: number; Jcontent: number; Jstyle: number; Jtv: number };
 }
-
-/** y[c] = x[perm[c]]·scale[c] + offset[c]: each network's preprocess, as data for the peer. */
-interface PreprocessSpec {
-  perm: number[];
-  scale: number[];
-  offset: number[];
-}
-
-const PREPROCESS: Record<StyleBenchNetwork, PreprocessSpec> = {
-  // inceptionPreprocess: x/127.5 − 1.
-  inception: { perm: [0, 1, 2], scale: [1 / 127.5, 1 / 127.5, 1 / 127.5], offset: [-1, -1, -1] },
-  // vgg19Preprocess('caffe') (randomVgg19's default): BGR minus the ImageNet mean pixel.
-  vgg19: { perm: [2, 1, 0], scale: [1, 1, 1], offset: [-103.939, -116.779, -123.68] },
-};
 
 /** PYRAMID_LEVELS of transfer.ts (the peer rebuilds the same parametrisation). */
 const PYRAMID_LEVELS = 5;
@@ -152,23 +143,20 @@ async function exportForPeer(
   style: RgbImage,
   r: StylizeResult,
 ): Promise<NonNullable<StyleCaseResult['check']>> {
-  if (!(net instanceof GraphFeatureNet))
+  if (!(net instanceof GraphFeatureNet) || !net.preprocessSpec)
     throw new VisageError('E_INTERNAL', `network ${net.name} is not a NetworkDef graph: cannot export it`);
-  const spec = PREPROCESS[network];
+  const spec = net.preprocessSpec;
   checkPreprocess(net, spec, content);
   const opts: TransferOptions = r.options;
-  saveModel(path.join(dir, 'model'), {
-    def: net.network.def,
-    weights: await net.network.exportWeights(),
-    meta: {},
-  });
+  saveModel(path.join(dir, 'model'), { def: net.def, weights: net.weights, meta: {} });
   // The check image: half content, half style (deterministic, far from both targets).
   const g: RgbImage = {
     width: content.width,
     height: content.height,
     data: content.data.map((v, i) => (v + style.data[i]) >> 1),
   };
-  const { costs } = evaluateCosts(net, g, content, [{ image: style, weight: 1 }], opts);
+  // J on the engine the iterations ran on: the peer is checked against what was timed.
+  const { costs } = await evaluateCostsOnEngine(net, g, content, [{ image: style, weight: 1 }], opts);
   const tap = tf.tidy(() => {
     const x = tf.expandDims(imageToTensor(content, { scale: 1 }), 0) as tf.Tensor4D;
     return net.forward(net.preprocess(x), [opts.contentLayer])[opts.contentLayer];
@@ -253,6 +241,8 @@ export async function runStyleCase(c: StyleBenchCase): Promise<StyleCaseResult> 
     peakTensorBytes: r.stats.peakTensorBytes,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     backend: tf.getBackend(),
+    engine: r.stats.engine,
+    threads: r.stats.threads,
   };
   if (c.exportDir) result.check = await exportForPeer(c.exportDir, c.network, net, content, style, r);
   return result;
@@ -430,21 +420,24 @@ export interface StyleBenchOptions {
   warmup?: number;
   /** Run the PyTorch peer when a python3 with torch is found. Default true. */
   torch?: boolean;
-  /** Thread counts of the peer. Default [1, 2]. */
+  /** Thread counts of the peer. Default: the threads our engine runs on (every core; 1 on tfjs). */
   torchThreads?: number[];
-  /** Coarse-to-fine memory check at this size (e.g. 1024), with `checkIterations` per scale. */
+  /** Coarse-to-fine check at this size (e.g. 1024) for each network, with `checkIterations` per scale. */
   checkSize?: number;
   checkIterations?: number;
   log?: (m: string) => void;
 }
 
 export interface StyleBench {
-  /** Ours: tfjs on one thread (wasm SIMD in Node is single-threaded). */
-  engine: { backend: string; threads: 1 };
+  /** Ours: onnxruntime on `threads` intra-op threads, or tfjs (wasm SIMD in Node is single-threaded). */
+  engine: { engine: 'onnx' | 'tfjs'; threads: number; backend: string };
+  /** The peer's thread counts (ratios are per count). */
+  torchThreads: number[];
   loadAverage: number[];
   cpus: number;
   rows: StyleBenchRow[];
-  coarseToFine?: StyleCaseResult & { heapLimitBytes: number; fits: boolean };
+  /** Coarse-to-fine runs, one per network; `fits` only means something on tfjs (its 4 GiB heap). */
+  coarseToFine?: Array<StyleCaseResult & { case: StyleBenchNetwork; heapLimitBytes: number; fits: boolean }>;
 }
 
 const WASM_HEAP_LIMIT = 4 * 2 ** 30;
@@ -454,7 +447,10 @@ export async function benchStyle(opts: StyleBenchOptions = {}): Promise<StyleBen
   const networks = opts.networks ?? [...STYLE_BENCH_NETWORKS];
   const iterations = opts.iterations ?? 5;
   const warmup = opts.warmup ?? 2;
-  const threads = opts.torchThreads ?? [1, 2];
+  // Both bench networks run on onnxruntime unless the engine is tfjs (each row says what ran).
+  const active = await activeEngine();
+  const ourEngine = { engine: active, threads: active === 'onnx' ? inferenceThreads() : 1 };
+  const threads = opts.torchThreads ?? [ourEngine.threads];
   for (const s of [...sizes, ...(opts.checkSize !== undefined ? [opts.checkSize] : [])])
     if (!Number.isInteger(s) || s < 32)
       throw new VisageError('E_BAD_OPTION', `sizes must be integers ≥ 32, got ${s}`);
@@ -480,6 +476,8 @@ export async function benchStyle(opts: StyleBenchOptions = {}): Promise<StyleBen
       try {
         const ours = await runCaseInChild({ network, size, iterations, warmup, exportDir: dir });
         backend = ours.backend;
+        if (ours.threads !== ourEngine.threads || ours.engine !== ourEngine.engine)
+          opts.log?.(`  (ran on ${ours.engine}, ${ours.threads} thread(s))`);
         let torch: TorchStyleResult;
         if (!py)
           torch = {
@@ -499,21 +497,30 @@ export async function benchStyle(opts: StyleBenchOptions = {}): Promise<StyleBen
   let coarseToFine: StyleBench['coarseToFine'];
   if (opts.checkSize !== undefined) {
     const per = opts.checkIterations ?? 2;
-    opts.log?.(
-      `coarse-to-fine memory check: inception at ${opts.checkSize} px, ${per} iterations per scale…`,
-    );
-    const r = await runCaseInChild({
-      network: 'inception',
-      size: opts.checkSize,
-      iterations: per,
-      warmup: 1,
-      coarseToFine: true,
-    });
-    backend = r.backend;
-    coarseToFine = { ...r, heapLimitBytes: WASM_HEAP_LIMIT, fits: r.peakHeapBytes <= WASM_HEAP_LIMIT };
+    coarseToFine = [];
+    for (const network of networks) {
+      opts.log?.(
+        `coarse-to-fine check: ${network} at ${opts.checkSize} px, ${per} iterations per scale (fresh process)…`,
+      );
+      const r = await runCaseInChild({
+        network,
+        size: opts.checkSize,
+        iterations: per,
+        warmup: 1,
+        coarseToFine: true,
+      });
+      backend = r.backend;
+      coarseToFine.push({
+        ...r,
+        case: network,
+        heapLimitBytes: WASM_HEAP_LIMIT,
+        fits: r.engine === 'onnx' || r.peakHeapBytes <= WASM_HEAP_LIMIT,
+      });
+    }
   }
   return {
-    engine: { backend, threads: 1 },
+    engine: { engine: ourEngine.engine, threads: ourEngine.threads, backend },
+    torchThreads: threads,
     loadAverage: os.loadavg(),
     cpus: os.cpus().length,
     rows,
@@ -528,17 +535,16 @@ const sec = (s: number | undefined) =>
   s === undefined || !Number.isFinite(s) ? '–' : s.toFixed(s < 1 ? 3 : 2);
 
 export function formatStyleBench(b: StyleBench): string {
+  const ts = b.torchThreads;
   const head = [
     'network',
     'size',
+    'engine',
     's/it',
-    'heap MB',
     'RSS MB',
-    'torch 1T s/it',
-    'torch 2T s/it',
-    'ratio 1T',
-    'ratio 2T',
-    'CPU ratio 1T',
+    ...ts.map((t) => `torch ${t}T s/it`),
+    ...ts.map((t) => `ratio ${t}T`),
+    `CPU ratio ${ts[0]}T`,
   ];
   const table: string[][] = [head];
   const notes: string[] = [];
@@ -548,13 +554,11 @@ export function formatStyleBench(b: StyleBench): string {
     table.push([
       r.network,
       `${r.width}×${r.height}`,
+      `${r.engine} ${r.threads}T`,
       sec(r.secondsPerIteration),
-      mb(r.peakHeapBytes),
       mb(r.peakRssBytes),
-      sec(run(1)?.secondsPerIteration),
-      sec(run(2)?.secondsPerIteration),
-      'ratio' in t && t.ratio['1'] ? `${t.ratio['1'].toFixed(2)}×` : '–',
-      'ratio' in t && t.ratio['2'] ? `${t.ratio['2'].toFixed(2)}×` : '–',
+      ...ts.map((n) => sec(run(n)?.secondsPerIteration)),
+      ...ts.map((n) => ('ratio' in t && t.ratio[String(n)] ? `${t.ratio[String(n)].toFixed(2)}×` : '–')),
       'cpuRatio' in t ? `${t.cpuRatio.toFixed(2)}×` : '–',
     ]);
     if ('skipped' in t) notes.push(`${r.network} ${r.size}: PyTorch skipped (${t.skipped})`);
@@ -567,22 +571,28 @@ export function formatStyleBench(b: StyleBench): string {
   }
   const widths = head.map((_, i) => Math.max(...table.map((row) => row[i].length)));
   const lines = table.map((row) =>
-    row.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '),
+    row.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '),
   );
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
+  const engine =
+    b.engine.engine === 'onnx'
+      ? `onnxruntime, ${b.engine.threads} intra-op thread(s)`
+      : `tfjs ${b.engine.backend}, single-threaded`;
   const out = [
     `style-transfer iteration (default options: Adam, decorrelated pyramid, jitter, content + Gram style + TV costs); ` +
-      `ours: tfjs ${b.engine.backend}, single-threaded; ratio = ours ÷ torch wall s/it (> 1: slower), ` +
-      `CPU ratio = ours ÷ torch 1T process CPU s/it (steadier on a loaded machine)`,
+      `ours: ${engine}; PyTorch with ${ts.join(' and ')} thread(s); ratio = ours ÷ torch wall s/it (> 1: slower), ` +
+      `CPU ratio = ours ÷ torch process CPU s/it`,
     ...lines,
     ...notes,
   ];
-  const c = b.coarseToFine;
-  if (c)
+  for (const c of b.coarseToFine ?? [])
     out.push(
-      `coarse-to-fine ${c.scales.join('→')} (${c.iterations} it/scale, ${c.network}): ${c.stylizeSeconds.toFixed(1)} s, ` +
-        `s/it by scale ${c.secondsPerIterationByScale.map((s) => sec(s)).join(' / ')}, peak heap ${mb(c.peakHeapBytes)} MB ` +
-        `of ${mb(c.heapLimitBytes)} MB (${c.fits ? 'fits' : 'DOES NOT FIT'}), peak RSS ${mb(c.peakRssBytes)} MB`,
+      `coarse-to-fine ${c.network} ${c.scales.join('→')} (${c.iterations} it/scale, ${c.engine} ${c.threads}T): ` +
+        `wall ${c.stylizeSeconds.toFixed(1)} s, s/it by scale ${c.secondsPerIterationByScale.map((x) => sec(x)).join(' / ')}, ` +
+        `peak RSS ${mb(c.peakRssBytes)} MB` +
+        (c.engine === 'tfjs'
+          ? `, peak heap ${mb(c.peakHeapBytes)} MB of ${mb(c.heapLimitBytes)} MB (${c.fits ? 'fits' : 'DOES NOT FIT'})`
+          : ''),
     );
   out.push(`load average ${b.loadAverage.map((l) => l.toFixed(2)).join(' ')} on ${b.cpus} CPU(s)`);
   return out.join('\n');

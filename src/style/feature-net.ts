@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { envEngine } from '../config.js';
 import { VisageError } from '../errors.js';
 import { TfjsNetwork, type NetworkDef, type WeightMap } from '../engine/graph/index.js';
 import type { TransferOptions } from './options.js';
@@ -45,8 +46,20 @@ export interface FeatureNet {
   dispose(): void;
 }
 
+/**
+ * A preprocess that is a channel permutation and a per-channel affine map, as data, so that executors other
+ * than tfjs (the onnx style engine, the PyTorch peer) apply the same one: y[c] = x[perm[c]]·scale[c] + offset[c].
+ */
+export interface PreprocessSpec {
+  perm: [number, number, number];
+  scale: [number, number, number];
+  offset: [number, number, number];
+}
+
 export interface GraphFeatureNetOptions {
   preprocess: (rgb: tf.Tensor4D) => tf.Tensor4D;
+  /** The same preprocess as data; without it the network runs on the tfjs engine only. */
+  preprocessSpec?: PreprocessSpec;
   defaultContentLayer: string;
   defaultStyleLayers: Record<string, number>;
   transferDefaults?: TransferDefaults;
@@ -54,21 +67,31 @@ export interface GraphFeatureNetOptions {
   aliases?: Map<string, string>;
 }
 
-/** A FeatureNet over one of our executor-independent NetworkDefs, run by the tfjs executor. */
+/**
+ * A FeatureNet over one of our executor-independent NetworkDefs. `forward` runs the tfjs executor (made on
+ * first use); the onnx style engine (onnx-objective.ts) builds its graphs from `def` and `weights`.
+ */
 export class GraphFeatureNet implements FeatureNet {
   readonly name: string;
   readonly layers: readonly string[];
   readonly defaultContentLayer: string;
   readonly defaultStyleLayers: Readonly<Record<string, number>>;
   readonly transferDefaults?: Readonly<TransferDefaults>;
-  readonly network: TfjsNetwork;
+  readonly def: NetworkDef;
+  readonly weights: WeightMap;
+  readonly preprocessSpec?: PreprocessSpec;
+  private tfjs?: TfjsNetwork;
   private readonly aliases: Map<string, string>;
   private readonly known: Set<string>;
   private readonly pre: (rgb: tf.Tensor4D) => tf.Tensor4D;
 
   constructor(def: NetworkDef, weights: WeightMap, opts: GraphFeatureNetOptions) {
     this.name = def.name;
-    this.network = new TfjsNetwork(def, weights);
+    this.def = def;
+    this.weights = weights;
+    this.preprocessSpec = opts.preprocessSpec;
+    // On the tfjs engine the executor is needed at once; on onnx only for the tfjs-only paths (if ever).
+    if (envEngine() === 'tfjs' || !opts.preprocessSpec) void this.network;
     this.aliases = opts.aliases ?? new Map();
     const nodes = def.nodes.filter((n) => n.op !== 'input').map((n) => n.name);
     this.layers = [...nodes, ...this.aliases.keys()];
@@ -78,6 +101,17 @@ export class GraphFeatureNet implements FeatureNet {
     this.defaultStyleLayers = { ...opts.defaultStyleLayers };
     this.transferDefaults = opts.transferDefaults;
     this.checkLayers([this.defaultContentLayer, ...Object.keys(this.defaultStyleLayers)]);
+  }
+
+  /** The tfjs executor, built on first use (the onnx engine never needs its copy of the weights). */
+  get network(): TfjsNetwork {
+    this.tfjs ??= new TfjsNetwork(this.def, this.weights);
+    return this.tfjs;
+  }
+
+  /** The node a tap name stands for (an alias such as a folded batch norm resolves to its convolution). */
+  resolveLayer(name: string): string {
+    return this.aliases.get(name) ?? name;
   }
 
   preprocess(rgb: tf.Tensor4D): tf.Tensor4D {
@@ -113,6 +147,7 @@ export class GraphFeatureNet implements FeatureNet {
   }
 
   dispose(): void {
-    this.network.dispose();
+    this.tfjs?.dispose();
+    this.tfjs = undefined;
   }
 }

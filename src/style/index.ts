@@ -1,10 +1,12 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { initEngine } from '../engine/backend.js';
 import { VisageError } from '../errors.js';
 import { assertRgbImage, type RgbImage } from '../image/index.js';
 import { luminanceInputs, recombineChrominance } from './colors.js';
 import type { FeatureNet } from './feature-net.js';
+import { styleEngineFor } from './onnx-engine.js';
 import { INCEPTION_V3_NAME, loadInceptionV3 } from './nets/inception-v3.js';
 import { VGG19_DEFAULT_CONTENT, VGG19_DEFAULT_STYLE } from './nets/vgg19.js';
 import { vgg19FromFile, vgg19UntilFor } from './weights/index.js';
@@ -36,9 +38,11 @@ export {
   type Vgg19WeightFormat,
   type Vgg19Weights,
 } from './weights/index.js';
+export { styleEngineFor } from './onnx-engine.js';
 export {
   runTransfer,
   evaluateCosts,
+  evaluateCostsOnEngine,
   prepareTargets,
   objective,
   type TransferOptions,
@@ -258,6 +262,7 @@ export async function stylize(
     styles,
     t.styleScale,
     t.scales,
+    (await styleEngineFor(net)).engine,
   );
 
   const preserveColors = opts.preserveColors ?? false;
@@ -307,10 +312,19 @@ export async function stylize(
 function networkLimits(
   name: string,
   layers: string[],
-): { minSide: number; heapBytesPerPixel: number } | undefined {
-  if (name === INCEPTION_V3_NAME) return { minSide: 43, heapBytesPerPixel: 3577e6 / (1024 * 1024) };
+): { minSide: number; heapBytesPerPixel: number; rssBytesPerPixel: number } | undefined {
+  if (name === INCEPTION_V3_NAME)
+    return {
+      minSide: 43,
+      heapBytesPerPixel: 3577e6 / (1024 * 1024),
+      rssBytesPerPixel: (3014 * 2 ** 20) / (1024 * 1024),
+    };
   if (name.startsWith('vgg19'))
-    return { minSide: 2 ** vgg19PoolsBefore(layers), heapBytesPerPixel: 2392e6 / (512 * 512) };
+    return {
+      minSide: 2 ** vgg19PoolsBefore(layers),
+      heapBytesPerPixel: 2392e6 / (512 * 512),
+      rssBytesPerPixel: (7131 * 2 ** 20) / (1024 * 1024),
+    };
   return undefined;
 }
 
@@ -335,6 +349,7 @@ function checkScaleSizes(
   styles: RgbImage[],
   styleScale: number,
   scales: number[],
+  engine: 'onnx' | 'tfjs',
 ): void {
   const limits = networkLimits(network, layers);
   if (!limits) return;
@@ -361,6 +376,19 @@ function checkScaleSizes(
     });
   }
   const last = fitLongSide(content.width, content.height, scales[scales.length - 1]);
+  if (engine !== 'tfjs') {
+    // onnxruntime has no heap cap, but a run far beyond the machine's memory would only end in the OOM
+    // killer: refuse what the measured peak RSS per pixel (bench style --check-1024) says cannot fit.
+    const need = last.width * last.height * limits.rssBytesPerPixel;
+    if (need > os.totalmem())
+      throw new VisageError(
+        'E_IMAGE_TOO_LARGE',
+        `a ${last.width}×${last.height} result on ${network} needs about ${(need / 1e9).toFixed(1)} GB, more ` +
+          `than this machine's ${(os.totalmem() / 1e9).toFixed(1)} GB of memory; use a smaller size`,
+        { width: last.width, height: last.height, bytes: need },
+      );
+    return;
+  }
   const bytes = last.width * last.height * limits.heapBytesPerPixel;
   if (bytes > WASM_HEAP_BUDGET)
     throw new VisageError(

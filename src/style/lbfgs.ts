@@ -39,8 +39,14 @@ const dot = (a: tf.Tensor, b: tf.Tensor): number => tf.tidy(() => tf.sum(tf.mul(
 /** One L-BFGS step on `x` minimising `f`; returns f's value before the step (caller disposes it). */
 export function lbfgsStep(state: LbfgsState, x: tf.Variable, f: () => tf.Scalar, lr: number): tf.Scalar {
   const { value, grads } = tf.variableGrads(f, [x]);
-  const g = tf.tidy(() => tf.reshape(grads[x.name], [-1])) as tf.Tensor1D;
+  lbfgsApply(state, x, grads[x.name], lr);
   tf.dispose(grads);
+  return value;
+}
+
+/** The step itself, from the gradient of f at x (computed by whatever engine); `grad` stays the caller's. */
+export function lbfgsApply(state: LbfgsState, x: tf.Variable, grad: tf.Tensor, lr: number): void {
+  const g = tf.tidy(() => tf.reshape(grad, [-1])) as tf.Tensor1D;
   const xFlat = tf.tidy(() => tf.reshape(x, [-1])) as tf.Tensor1D;
 
   if (state.prevX && state.prevGrad) {
@@ -85,5 +91,4 @@ export function lbfgsStep(state: LbfgsState, x: tf.Variable, f: () => tf.Scalar,
   state.prevX = xFlat;
   state.prevGrad = g;
   state.steps++;
-  return value;
 }

@@ -6,7 +6,9 @@ import { contentCost, gramMatrix, styleLayerCost, totalVariation } from './costs
 import type { FeatureNet } from './feature-net.js';
 import type { TransferOptions, TransferProgress } from './options.js';
 import { PixelParam, PyramidParam, type ImageParam } from './image-param.js';
-import { lbfgsStep, LbfgsState } from './lbfgs.js';
+import { lbfgsApply, lbfgsStep, LbfgsState } from './lbfgs.js';
+import type { OnnxStyleSessions } from './onnx-objective.js';
+import { evaluateOnnx, onnxStyleSessions, prepareOnnxTargets, type OnnxTargets } from './onnx-engine.js';
 
 export type { TransferOptions, TransferProgress } from './options.js';
 
@@ -53,6 +55,9 @@ export interface TransferStats {
   aborted: boolean;
   /** The step (global) whose image was returned. */
   bestStep: number;
+  /** Where the network, costs and gradient ran: onnxruntime on `threads` threads, or tfjs (one thread). */
+  engine: 'onnx' | 'tfjs';
+  threads: number;
 }
 
 export interface TransferResult {
@@ -297,6 +302,8 @@ export async function runTransfer(
   let aborted = false;
   let best: { J: number; image: tf.Tensor4D; step: number } | undefined;
   let param: ImageParam | undefined;
+  // onnxruntime (every core) where the network allows it and the engine is onnx; else tfjs.
+  const onnx = await onnxStyleSessions(net);
 
   try {
     for (let si = 0; si < scales.length && !aborted; si++) {
@@ -321,7 +328,17 @@ export async function runTransfer(
       init.dispose();
       const p = param;
 
-      const targets = prepareTargets(net, C, styles, opts);
+      // The previous scale's sessions are done with; the targets' ones are used once.
+      onnx?.release();
+      const targets = onnx
+        ? await prepareOnnxTargets(
+            onnx,
+            resize(content, width, height),
+            stylesAt(styles, width, height, opts),
+            opts,
+          )
+        : prepareTargets(net, C, styles, opts);
+      onnx?.release((k) => k.startsWith('objective'));
       const jitter =
         opts.optimizer === 'lbfgs' ? 0 : Math.floor(Math.min(opts.jitter, (Math.min(width, height) - 1) / 2));
       const adam = opts.optimizer === 'adam' ? tf.train.adam(opts.learningRate, 0.9, 0.999, 1e-8) : undefined;
@@ -336,40 +353,59 @@ export async function runTransfer(
           }
           const oy = jitter ? Math.floor(rand() * (2 * jitter + 1)) : 0;
           const ox = jitter ? Math.floor(rand() * (2 * jitter + 1)) : 0;
-          // A translated G is compared with the equally translated content (features are not shift-invariant).
-          const contentTarget = jitter
-            ? tf.tidy(
-                () =>
-                  net.forward(net.preprocess(shift(C, jitter, oy, ox)), [opts.contentLayer])[
-                    opts.contentLayer
-                  ],
-              )
-            : targets.content;
-          let parts: CostTensors | undefined;
-          const f = (): tf.Scalar => {
-            const g = p.image();
-            const c = objective(net, jitter ? shift(g, jitter, oy, ox) : g, targets, opts, contentTarget);
-            parts = c;
-            peak = Math.max(peak, tf.memory().numBytes);
-            for (const t of [c.Jcontent, c.Jstyle, c.Jtv, ...Object.values(c.layers)]) tf.keep(t);
-            return c.J;
-          };
+          let read: CostBreakdown;
           const before = isLast ? tf.tidy(() => tf.clone(p.image())) : undefined;
-          let value: tf.Scalar;
-          if (adam) {
-            const { value: v, grads } = tf.variableGrads(f, p.variables);
-            adam.applyGradients(grads as tf.NamedTensorMap as Record<string, tf.Variable>);
-            tf.dispose(grads);
-            value = v;
+          if (onnx) {
+            read = await onnxStep(
+              onnx,
+              targets as OnnxTargets,
+              p,
+              C,
+              jitter,
+              oy,
+              ox,
+              opts,
+              adam,
+              lbfgs,
+              before,
+            );
+            peak = Math.max(peak, tf.memory().numBytes);
           } else {
-            value = lbfgsStep(lbfgs!, p.variables[0], f, opts.learningRate);
+            // A translated G is compared with the equally translated content (features are not shift-invariant).
+            const t = targets as Targets;
+            const contentTarget = jitter
+              ? tf.tidy(
+                  () =>
+                    net.forward(net.preprocess(shift(C, jitter, oy, ox)), [opts.contentLayer])[
+                      opts.contentLayer
+                    ],
+                )
+              : t.content;
+            let parts: CostTensors | undefined;
+            const f = (): tf.Scalar => {
+              const g = p.image();
+              const c = objective(net, jitter ? shift(g, jitter, oy, ox) : g, t, opts, contentTarget);
+              parts = c;
+              peak = Math.max(peak, tf.memory().numBytes);
+              for (const t of [c.Jcontent, c.Jstyle, c.Jtv, ...Object.values(c.layers)]) tf.keep(t);
+              return c.J;
+            };
+            let value: tf.Scalar;
+            if (adam) {
+              const { value: v, grads } = tf.variableGrads(f, p.variables);
+              adam.applyGradients(grads as tf.NamedTensorMap as Record<string, tf.Variable>);
+              tf.dispose(grads);
+              value = v;
+            } else {
+              value = lbfgsStep(lbfgs!, p.variables[0], f, opts.learningRate);
+            }
+            p.project();
+            if (contentTarget !== t.content) contentTarget.dispose();
+            const c = parts!;
+            read = readCosts({ ...c, J: value });
+            tf.dispose([value, c.Jcontent, c.Jstyle, c.Jtv, ...Object.values(c.layers)]);
+            peak = Math.max(peak, tf.memory().numBytes);
           }
-          p.project();
-          if (contentTarget !== targets.content) contentTarget.dispose();
-          const c = parts!;
-          const read = readCosts({ ...c, J: value });
-          tf.dispose([value, c.Jcontent, c.Jstyle, c.Jtv, ...Object.values(c.layers)]);
-          peak = Math.max(peak, tf.memory().numBytes);
           step++;
           history.push({ step, scale: si, ...read });
           if (before) {
@@ -410,7 +446,7 @@ export async function runTransfer(
       } finally {
         adam?.dispose();
         lbfgs?.dispose();
-        targets.dispose();
+        if (!onnx) (targets as Targets).dispose();
         C.dispose();
       }
     }
@@ -426,8 +462,13 @@ export async function runTransfer(
     const image = tensorToImage(finalT, { scale: 1 });
     finalT.dispose();
     const contentOut = resize(content, out.width, out.height);
-    const initial = evaluateCosts(net, contentOut, contentOut, styles, opts);
-    const final = evaluateCosts(net, image, contentOut, styles, opts);
+    onnx?.release();
+    const initial = onnx
+      ? await evaluateCostsOnnx(onnx, contentOut, contentOut, styles, opts)
+      : evaluateCosts(net, contentOut, contentOut, styles, opts);
+    const final = onnx
+      ? await evaluateCostsOnnx(onnx, image, contentOut, styles, opts)
+      : evaluateCosts(net, image, contentOut, styles, opts);
     const seconds = (performance.now() - t0) / 1000;
     return {
       image,
@@ -444,11 +485,107 @@ export async function runTransfer(
         wasmHeapBytes: wasmHeapBytes(),
         aborted,
         bestStep,
+        engine: onnx ? 'onnx' : 'tfjs',
+        threads: onnx ? onnx.threads : 1,
       },
     };
   } finally {
     param?.dispose();
     best?.image.dispose();
+    onnx?.release();
+  }
+}
+
+/** The styles resized for a generated image of width×height (styleAtScale each). */
+function stylesAt(
+  styles: StyleInput[],
+  width: number,
+  height: number,
+  opts: Pick<TransferOptions, 'styleScale'>,
+) {
+  return styles.map((s) => ({
+    image: styleAtScale(s.image, width, height, opts.styleScale),
+    weight: s.weight,
+  }));
+}
+
+/**
+ * One optimiser step with J and dJ/dG from onnxruntime. The image G (and its jitter) comes from the
+ * parametrisation on tfjs; onnxruntime returns dJ/d(G shifted); the chain rule back to the
+ * parametrisation's variables is tfjs' gradient of Σ shift(G(θ)) ⊙ dJ/dG, a few image-sized ops.
+ */
+async function onnxStep(
+  s: OnnxStyleSessions,
+  targets: OnnxTargets,
+  p: ImageParam,
+  C: tf.Tensor4D,
+  jitter: number,
+  oy: number,
+  ox: number,
+  opts: TransferOptions,
+  adam: tf.Optimizer | undefined,
+  lbfgs: LbfgsState | undefined,
+  /** p.image() as it is now, when the caller has it already. */
+  current?: tf.Tensor4D,
+): Promise<CostBreakdown> {
+  const view = (img = p.image()) => (jitter ? shift(img, jitter, oy, ox) : img);
+  const g = tf.tidy(() => tf.clone(view(current)));
+  const contentImage = jitter ? tf.tidy(() => shift(C, jitter, oy, ox)) : undefined;
+  let r: Awaited<ReturnType<typeof evaluateOnnx>>;
+  try {
+    r = await evaluateOnnx(s, targets, (await g.data()) as Float32Array, opts, {
+      contentImage: contentImage ? ((await contentImage.data()) as Float32Array) : undefined,
+      gradient: true,
+    });
+  } finally {
+    tf.dispose([g, ...(contentImage ? [contentImage] : [])]);
+  }
+  const grad = tf.tensor4d(r.grad!, [1, targets.height, targets.width, 3]);
+  try {
+    if (adam) {
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(view(), grad)), p.variables);
+      adam.applyGradients(grads as tf.NamedTensorMap as Record<string, tf.Variable>);
+      tf.dispose([value, ...Object.values(grads)]);
+    } else lbfgsApply(lbfgs!, p.variables[0], grad, opts.learningRate);
+  } finally {
+    grad.dispose();
+  }
+  p.project();
+  return r.costs;
+}
+
+/** evaluateCosts on onnxruntime. */
+async function evaluateCostsOnnx(
+  s: OnnxStyleSessions,
+  g: RgbImage,
+  content: RgbImage,
+  styles: StyleInput[],
+  opts: TransferOptions,
+): Promise<{ costs: CostBreakdown; lambdas: Record<string, number> }> {
+  const sameSize = content.width === g.width && content.height === g.height;
+  const c = sameSize ? content : resize(content, g.width, g.height);
+  const t = await prepareOnnxTargets(s, c, stylesAt(styles, g.width, g.height, opts), opts);
+  const { costs } = await evaluateOnnx(s, t, Float32Array.from(g.data), opts, { gradient: false });
+  return { costs, lambdas: { ...t.lambdas } };
+}
+
+/**
+ * J and its parts for the image `g` on the engine style transfer uses for `net` (onnxruntime where it
+ * can, else tfjs: then the same as evaluateCosts).
+ */
+export async function evaluateCostsOnEngine(
+  net: FeatureNet,
+  g: RgbImage,
+  content: RgbImage,
+  styles: StyleInput[],
+  opts: TransferOptions,
+): Promise<{ costs: CostBreakdown; lambdas: Record<string, number>; engine: 'onnx' | 'tfjs' }> {
+  const s = await onnxStyleSessions(net);
+  if (!s) return { ...evaluateCosts(net, g, content, styles, opts), engine: 'tfjs' };
+  try {
+    return { ...(await evaluateCostsOnnx(s, g, content, styles, opts)), engine: 'onnx' };
+  } finally {
+    s.release();
   }
 }
 

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/backend.js';
 import { initWeights, saveModel, TfjsNetwork, type NetworkDef } from '../../src/engine/graph/index.js';
 import { mulberry32 } from '../../src/util/random.js';
-import { benchStyle, findTorchPython, stylePeerScript } from '../../src/bench/style.js';
+import { benchStyle, findTorchPython, formatStyleBench, stylePeerScript } from '../../src/bench/style.js';
 
 test('bench style: a 64-px InceptionV3 case in a fresh process gives finite positive numbers', async () => {
   const b = await benchStyle({
@@ -29,9 +29,42 @@ test('bench style: a 64-px InceptionV3 case in a fresh process gives finite posi
   );
   assert.ok(r.peakRssBytes > 50 * 2 ** 20, `peak RSS ${r.peakRssBytes}`);
   assert.ok(r.peakTensorBytes > 0);
-  // The wasm heap holds at least the network's weights (InceptionV3 to mixed5: ~10 M floats).
-  if (r.backend === 'wasm') assert.ok(r.peakHeapBytes > 40 * 2 ** 20, `peak heap ${r.peakHeapBytes}`);
+  // The engine the product uses: onnxruntime on every core unless VISAGE_ENGINE=tfjs.
+  const tfjs = process.env.VISAGE_ENGINE === 'tfjs';
+  assert.equal(r.engine, tfjs ? 'tfjs' : 'onnx');
+  assert.deepEqual(b.engine.engine, r.engine);
+  assert.ok(
+    r.threads >= 1 && b.torchThreads[0] === r.threads,
+    `threads ${r.threads}, torch ${b.torchThreads}`,
+  );
+  // On tfjs the wasm heap holds at least the network's weights (InceptionV3 to mixed5: ~10 M floats).
+  if (r.engine === 'tfjs' && r.backend === 'wasm')
+    assert.ok(r.peakHeapBytes > 40 * 2 ** 20, `peak heap ${r.peakHeapBytes}`);
   assert.deepEqual(r.torch, { skipped: 'disabled' });
+});
+
+test('bench style --check-size: a coarse-to-fine run per network, with wall time and peak RSS', async () => {
+  const b = await benchStyle({
+    sizes: [],
+    networks: ['inception', 'vgg19'],
+    iterations: 1,
+    warmup: 1,
+    torch: false,
+    checkSize: 64,
+    checkIterations: 1,
+  });
+  assert.equal(b.rows.length, 0);
+  assert.deepEqual(
+    b.coarseToFine?.map((c) => c.case),
+    ['inception', 'vgg19'],
+  );
+  for (const c of b.coarseToFine!) {
+    assert.deepEqual(c.scales, [64]);
+    assert.ok(c.stylizeSeconds > 0 && Number.isFinite(c.stylizeSeconds), `${c.case}: ${c.stylizeSeconds} s`);
+    assert.ok(c.peakRssBytes > 50 * 2 ** 20, `${c.case}: peak RSS ${c.peakRssBytes}`);
+    assert.ok(c.fits);
+  }
+  assert.match(formatStyleBench(b), /coarse-to-fine vgg19 64 .*wall .* s.*peak RSS \d+ MB/);
 });
 
 /** Every op and padding kind the peer interprets, on an odd-sized input (asymmetric 'same' padding). */

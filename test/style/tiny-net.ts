@@ -55,6 +55,7 @@ export function tinyNet(seed = 3): GraphFeatureNet {
       }
   return new GraphFeatureNet(tinyDef, w, {
     preprocess: (x) => tf.tidy(() => tf.sub(tf.div(x, 127.5), 1) as tf.Tensor4D),
+    preprocessSpec: { perm: [0, 1, 2], scale: [1 / 127.5, 1 / 127.5, 1 / 127.5], offset: [-1, -1, -1] },
     defaultContentLayer: 'c3',
     defaultStyleLayers: { c1: 1, c2: 1, c3: 1 },
   });

@@ -8,6 +8,7 @@ import { autoScales, stylize, releaseDefaultStyleNetwork } from '../../src/style
 import { prepareTargets, runTransfer, type TransferOptions } from '../../src/style/transfer.js';
 import { dataDir } from '../helpers/data.js';
 import { randomImage, tinyNet } from './tiny-net.js';
+import os from 'node:os';
 import path from 'node:path';
 
 let net: ReturnType<typeof tinyNet>;
@@ -178,4 +179,17 @@ test('bad options and inputs fail with stable codes', async () => {
   await assert.rejects(run({ contentLayer: 'conv4_2' }), code('E_UNKNOWN_LAYER'));
   await assert.rejects(run({}, []), code('E_BAD_INPUT'));
   await assert.rejects(run({ size: 256 }, [resize(scream, 22, 28)]), code('E_BAD_INPUT'));
+});
+
+test('an output beyond what the engine can hold is refused up front with E_IMAGE_TOO_LARGE', async () => {
+  // onnxruntime: more than this machine's memory by the measured peak RSS per pixel (tfjs: its 4 GiB heap).
+  const size = Math.ceil(1.2 * Math.sqrt(os.totalmem() / 3014));
+  const side = Math.ceil(size / 3);
+  const style: RgbImage = { width: side, height: side, data: new Uint8Array(side * side * 3).fill(128) };
+  const t0 = Date.now();
+  await assert.rejects(stylize(randomImage(64, 64, 1), [style], { size, iterations: 1 }), (e) => {
+    assert.ok(isVisageError(e) && e.code === 'E_IMAGE_TOO_LARGE', String(e));
+    return true;
+  });
+  assert.ok(Date.now() - t0 < 30_000, 'refused before any work');
 });

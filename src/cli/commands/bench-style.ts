@@ -36,6 +36,10 @@ export function registerBenchStyle(bench: Command): void {
     .option('--iterations <n>', 'timed iterations per case (median reported)', '5')
     .option('--warmup <n>', 'untimed iterations first', '2')
     .option('--no-torch', 'skip the PyTorch peer even if it is installed')
+    .option(
+      '--torch-threads <n,...>',
+      "the peer's thread counts (default: the threads Visage's engine runs on)",
+    )
     .option('--check-1024', 'also stylise at 1024 px coarse-to-fine (256→512→1024): wall time and peak heap')
     .option('--check-size <px>', 'size of that coarse-to-fine memory check instead of 1024')
     .option('--check-iterations <n>', 'iterations per scale of the memory check', '2')
@@ -46,6 +50,7 @@ export function registerBenchStyle(bench: Command): void {
         iterations: string;
         warmup: string;
         torch: boolean;
+        torchThreads?: string;
         check1024?: boolean;
         checkSize?: string;
         checkIterations: string;
@@ -67,6 +72,12 @@ export function registerBenchStyle(bench: Command): void {
           parseNumber(o.checkSize, '--check-size', (v) => Number.isInteger(v) && v >= 32) ??
           (o.check1024 ? 1024 : undefined);
         const checkIterations = parseNumber(o.checkIterations, '--check-iterations', positiveInt);
+        const torchThreads =
+          o.torchThreads === undefined
+            ? undefined
+            : parseList(o.torchThreads, '--torch-threads', (s) =>
+                parseNumber(s, '--torch-threads', positiveInt)!,
+              );
         note('benchmarking style transfer: one fresh process per case (minutes)…');
         const r = await benchStyle({
           sizes,
@@ -74,6 +85,7 @@ export function registerBenchStyle(bench: Command): void {
           iterations,
           warmup,
           torch: o.torch,
+          torchThreads,
           checkSize,
           checkIterations,
           log: note,

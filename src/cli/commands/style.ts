@@ -186,7 +186,7 @@ export function registerStyle(program: Command): void {
           [
             `wrote ${out} (${r.image.width}×${r.image.height})${r.stats.aborted ? ' — interrupted, best image so far' : ''}`,
             `J_style ${r.stats.initial.Jstyle.toExponential(3)} → ${r.stats.final.Jstyle.toExponential(3)} (${r.stats.styleReduction.toFixed(1)}× lower), J_content ${r.stats.final.Jcontent.toExponential(3)}`,
-            `${r.stats.iterations} iterations in ${r.stats.seconds.toFixed(1)} s (${r.stats.secondsPerIteration.toFixed(2)} s/iteration), network ${r.options.network}`,
+            `${r.stats.iterations} iterations in ${r.stats.seconds.toFixed(1)} s (${r.stats.secondsPerIteration.toFixed(2)} s/iteration), network ${r.options.network} on ${r.stats.engine === 'onnx' ? `onnxruntime (${r.stats.threads} threads)` : 'tfjs (1 thread)'}`,
           ].join('\n'),
         );
       } finally {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { foldBatchNorm, type NetworkDef, type WeightMap } from '../../engine/graph/index.js';
-import { GraphFeatureNet } from '../feature-net.js';
+import { GraphFeatureNet, type PreprocessSpec } from '../feature-net.js';
 import { kerasToNetworkDef, kerasWeightFilter, kerasWeights } from './keras-graph.js';
 import { nsfwjsModelDir, readNsfwjsModel } from './nsfwjs-modules.js';
 import { withReflectPadding } from './reflect-padding.js';
@@ -39,6 +39,13 @@ export const INCEPTION_DEFAULT_STYLE: Record<string, number> = {
   mixed2: 1,
 };
 
+/** inceptionPreprocess as data (x/127.5 − 1 on each channel). */
+export const INCEPTION_PREPROCESS: PreprocessSpec = {
+  perm: [0, 1, 2],
+  scale: [1 / 127.5, 1 / 127.5, 1 / 127.5],
+  offset: [-1, -1, -1],
+};
+
 /** Keras' inception_v3.preprocess_input: RGB [0,255] → [-1, 1]. */
 export function inceptionPreprocess(rgb: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => tf.sub(tf.div(rgb, 127.5), 1));
@@ -75,6 +82,7 @@ export function loadInceptionV3(opts: InceptionV3Options = {}): GraphFeatureNet 
   const def = opts.padding === 'reflect' ? withReflectPadding(folded.def) : folded.def;
   return new GraphFeatureNet(def, folded.weights, {
     preprocess: inceptionPreprocess,
+    preprocessSpec: INCEPTION_PREPROCESS,
     defaultContentLayer: opts.defaultContentLayer ?? INCEPTION_DEFAULT_CONTENT,
     defaultStyleLayers: opts.defaultStyleLayers ?? INCEPTION_DEFAULT_STYLE,
     aliases,

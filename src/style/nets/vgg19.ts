@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initWeights, type GraphNode, type NetworkDef, type WeightMap } from '../../engine/graph/index.js';
 import { VisageError } from '../../errors.js';
-import { GraphFeatureNet, type TransferDefaults } from '../feature-net.js';
+import { GraphFeatureNet, type PreprocessSpec, type TransferDefaults } from '../feature-net.js';
 
 /**
  * VGG-19's convolutional part (Simonyan & Zisserman 2014), the network of Gatys et al. and of the course.
@@ -81,6 +81,25 @@ const CAFFE_MEAN_BGR = [103.939, 116.779, 123.68];
 const TORCH_MEAN = [0.485, 0.456, 0.406];
 const TORCH_STD = [0.229, 0.224, 0.225];
 
+/** vgg19Preprocess(kind) as data (the onnx engine and the PyTorch peer apply it). */
+export function vgg19PreprocessSpec(kind: Vgg19Preprocessing): PreprocessSpec {
+  if (kind === 'caffe')
+    return {
+      perm: [2, 1, 0],
+      scale: [1, 1, 1],
+      offset: [-CAFFE_MEAN_BGR[0], -CAFFE_MEAN_BGR[1], -CAFFE_MEAN_BGR[2]],
+    };
+  if (kind === 'matconvnet')
+    return {
+      perm: [0, 1, 2],
+      scale: [1, 1, 1],
+      offset: [-CAFFE_MEAN_BGR[2], -CAFFE_MEAN_BGR[1], -CAFFE_MEAN_BGR[0]],
+    };
+  const s = (c: number) => 1 / (255 * TORCH_STD[c]);
+  const o = (c: number) => -TORCH_MEAN[c] / TORCH_STD[c];
+  return { perm: [0, 1, 2], scale: [s(0), s(1), s(2)], offset: [o(0), o(1), o(2)] };
+}
+
 export function vgg19Preprocess(kind: Vgg19Preprocessing): (rgb: tf.Tensor4D) => tf.Tensor4D {
   if (kind === 'caffe')
     return (rgb) => tf.tidy(() => tf.sub(tf.reverse(rgb, -1), tf.tensor1d(CAFFE_MEAN_BGR)) as tf.Tensor4D);
@@ -150,6 +169,7 @@ export function vgg19FeatureNet(weights: WeightMap, opts: Vgg19Options = {}): Gr
   const style = Object.fromEntries(Object.entries(VGG19_DEFAULT_STYLE).filter(([l]) => nodes.has(l)));
   return new GraphFeatureNet(def, used, {
     preprocess: vgg19Preprocess(opts.preprocessing ?? 'caffe'),
+    preprocessSpec: vgg19PreprocessSpec(opts.preprocessing ?? 'caffe'),
     defaultContentLayer: nodes.has(VGG19_DEFAULT_CONTENT) ? VGG19_DEFAULT_CONTENT : def.outputs[0],
     defaultStyleLayers: Object.keys(style).length ? style : { [def.outputs[0]]: 1 },
     transferDefaults: VGG19_STYLE_DEFAULTS,
