@@ -35,6 +35,7 @@ export class OnnxShardTrainer {
   private readonly inference = new Map<number, Promise<OrtSession>>();
   private weights = new Map<string, OrtTensor>();
   private loaded = -1;
+  private viewed: Float32Array | undefined;
   private ort!: Awaited<ReturnType<typeof loadOrt>>;
 
   private constructor(spec: ShardSpec, threads: number) {
@@ -85,17 +86,24 @@ export class OnnxShardTrainer {
     return s;
   }
 
-  /** Take the parameters unless `version` says they are already loaded. */
+  /**
+   * Take the parameters unless `version` says they are already loaded. The tensors are views of `params`,
+   * not copies (onnxruntime reads its inputs where they lie): the optimiser updates them in place between
+   * runs, and a run never overlaps an update. The views are rebuilt only when another array comes in.
+   */
   load(params: Float32Array, version: number): number {
     if (version === this.loaded) return 0;
     const t0 = performance.now();
-    const w = new Map<string, OrtTensor>();
-    for (const e of this.layout.entries)
-      w.set(
-        e.name,
-        new this.ort.Tensor('float32', params.slice(e.offset, e.offset + e.size), storedShape(e)),
-      );
-    this.weights = w;
+    if (params !== this.viewed) {
+      const w = new Map<string, OrtTensor>();
+      for (const e of this.layout.entries)
+        w.set(
+          e.name,
+          new this.ort.Tensor('float32', params.subarray(e.offset, e.offset + e.size), storedShape(e)),
+        );
+      this.weights = w;
+      this.viewed = params;
+    }
     this.loaded = version;
     return performance.now() - t0;
   }
@@ -115,7 +123,8 @@ export class OnnxShardTrainer {
     const per = h * w * c;
     if (images.length < (from + n) * per)
       throw new VisageError('E_BAD_INPUT', `expected ${n} images of ${h}×${w}×${c} floats`);
-    return new this.ort.Tensor('float32', images.slice(from * per, (from + n) * per), [n, h, w, c]);
+    // A view, not a copy: onnxruntime only reads its inputs.
+    return new this.ort.Tensor('float32', images.subarray(from * per, (from + n) * per), [n, h, w, c]);
   }
 
   /** Inference-mode embeddings (moving batch-norm statistics), n × dim, in chunks of 64 images. */
