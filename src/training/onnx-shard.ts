@@ -9,12 +9,22 @@ import { createSession, loadOrt, type OrtSession, type OrtTensor } from '../engi
 import {
   buildTrainingGraphs,
   D_EMBEDDING,
+  fuseStep,
   gradName,
   IMAGE,
   statName,
   storedShape,
   type TrainingGraphs,
 } from '../engine/onnx/training-graph.js';
+import {
+  lossResult,
+  NEGATIVE_PAIRS,
+  pairMasks,
+  POSITIVE_PAIRS,
+  tripletLossGraph,
+  type InGraphTriplet,
+} from './losses/triplet-graph.js';
+import type { LossResult } from './losses/types.js';
 import { ParamLayout } from './params.js';
 import { bnSlots, embeddingDim, type ShardSpec, type ShardStepResult, type ShardTimings } from './shard.js';
 
@@ -33,6 +43,7 @@ export class OnnxShardTrainer {
   private readonly built = new Map<number, TrainingGraphs>();
   private readonly training = new Map<number, Promise<Compiled>>();
   private readonly inference = new Map<number, Promise<OrtSession>>();
+  private readonly fused = new Map<string, Promise<OrtSession>>();
   private weights = new Map<string, OrtTensor>();
   private loaded = -1;
   private ort!: Awaited<ReturnType<typeof loadOrt>>;
@@ -85,7 +96,11 @@ export class OnnxShardTrainer {
     return s;
   }
 
-  /** Take the parameters unless `version` says they are already loaded. */
+  /**
+   * Take the parameters unless `version` says they are already loaded. Copies, not views of `params`:
+   * onnxruntime may compute in place into an input's buffer (training-mode BatchNormalization writes its
+   * running statistics over the moving-statistics input in the fused step graph).
+   */
   load(params: Float32Array, version: number): number {
     if (version === this.loaded) return 0;
     const t0 = performance.now();
@@ -180,16 +195,69 @@ export class OnnxShardTrainer {
     return { bnStats, groupSizes: [n], timings };
   }
 
+  private fusedSession(n: number, spec: InGraphTriplet): Promise<OrtSession> {
+    const key = `${n}:${spec.margin}:${spec.reduction}`;
+    let s = this.fused.get(key);
+    if (!s) {
+      const g = this.graphs(n);
+      s = createSession(fuseStep(g, tripletLossGraph(g.embedding, D_EMBEDDING, n, spec)), this.threads);
+      this.fused.set(key, s);
+    }
+    return s;
+  }
+
+  /**
+   * The whole step in one session with the triplet loss in-graph (losses/triplet-graph.ts): the same
+   * contract as step() with TripletMarginLoss as the exchange, but no activation leaves onnxruntime.
+   */
+  async stepWithLoss(
+    images: Float32Array,
+    labels: ArrayLike<number>,
+    spec: InGraphTriplet,
+    grad: Float32Array,
+  ): Promise<ShardStepResult & { loss: Omit<LossResult, 'grad'> }> {
+    const n = labels.length;
+    const timings: ShardTimings = { loadMs: 0, forwardMs: 0, exchangeMs: 0, backwardMs: 0, readMs: 0 };
+    const s = await this.fusedSession(n, spec);
+    let t = performance.now();
+    const masks = pairMasks(labels);
+    const r = await s.run(
+      this.feeds(s, {
+        [IMAGE]: this.images(images, 0, n),
+        [POSITIVE_PAIRS]: new this.ort.Tensor('bool', masks.positives, [n, n]),
+        [NEGATIVE_PAIRS]: new this.ort.Tensor('bool', masks.negatives, [n, n]),
+      }),
+    );
+    // One run: forward, loss and backward are not told apart (all of it counts as backward).
+    timings.backwardMs = performance.now() - t;
+    t = performance.now();
+    for (const e of this.layout.entries) {
+      if (!e.trainable) continue;
+      grad.set(r[gradName(e.name)].data as Float32Array, e.offset);
+    }
+    const bnStats = new Float32Array(this.bn.size);
+    for (const slot of this.bn.slots) {
+      bnStats.set(r[statName(slot.node, 'mean')].data as Float32Array, slot.offset);
+      bnStats.set(r[statName(slot.node, 'variance')].data as Float32Array, slot.offset + slot.channels);
+    }
+    const values: Record<string, number> = {};
+    for (const name of s.outputNames)
+      if (name.startsWith('loss:')) values[name] = (r[name].data as Float64Array)[0];
+    timings.readMs = performance.now() - t;
+    return { bnStats, groupSizes: [n], timings, loss: lossResult(values) };
+  }
+
   async dispose(): Promise<void> {
     const all = [
       ...[...this.training.values()].flatMap(async (c) => {
         const x = await c;
         await Promise.all([x.forward.release(), x.backward.release()]);
       }),
-      ...[...this.inference.values()].map(async (s) => (await s).release()),
+      ...[...this.inference.values(), ...this.fused.values()].map(async (s) => (await s).release()),
     ];
     this.training.clear();
     this.inference.clear();
+    this.fused.clear();
     await Promise.allSettled(all);
   }
 }

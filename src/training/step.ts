@@ -6,6 +6,7 @@ import { initEngine } from '../engine/backend.js';
 import type { NetworkDef, WeightMap } from '../engine/graph/index.js';
 import { sibling, WorkerPool, type TaskRef } from '../engine/pool/index.js';
 import { TripletMarginLoss, type EmbeddingLoss } from './losses/index.js';
+import { inGraphTriplet } from './losses/triplet-graph.js';
 import { Adam, type Optimizer } from './optim/index.js';
 import { OnnxShardTrainer } from './onnx-shard.js';
 import { ParamLayout } from './params.js';
@@ -51,6 +52,12 @@ export interface TrainingStepOptions {
    * native kernels in this thread, `threads` of its own (one batch-norm group; no pool).
    */
   engine?: TrainingEngine;
+  /**
+   * onnxruntime engine: run the loss inside the step's graph when it can be (the default triplet loss:
+   * batch-hard mining, squared Euclidean distance, hinge), so that forward, loss and backward are one
+   * session. Default true; false keeps the loss in JavaScript between two sessions (its reference).
+   */
+  lossInGraph?: boolean;
 }
 
 export type TrainingEngine = 'tfjs' | 'onnxruntime';
@@ -129,6 +136,7 @@ export class TrainingStep {
   readonly threads: number;
   readonly engine: TrainingEngine;
   readonly bnGroups: number;
+  readonly lossInGraph: boolean;
   readonly spec: ShardSpec;
   /** Embedding size (the network's output). */
   readonly dim: number;
@@ -182,6 +190,7 @@ export class TrainingStep {
     );
     this.grad = new Float32Array(pooled ? 0 : this.layout.trainableSize);
     this.loss = opts.loss ?? new TripletMarginLoss();
+    this.lossInGraph = opts.lossInGraph ?? true;
     const o = opts.optimizer ?? ((l: ParamLayout) => new Adam(l.trainableSize));
     this.optimizer = typeof o === 'function' ? o(this.layout) : o;
   }
@@ -298,6 +307,29 @@ export class TrainingStep {
   ): Promise<StepResult> {
     const t0 = performance.now();
     const loadMs = replica.load(this.params, this.version);
+    const inGraph =
+      replica instanceof OnnxShardTrainer && this.lossInGraph ? inGraphTriplet(this.loss) : undefined;
+    if (inGraph) {
+      const r = await (replica as OnnxShardTrainer).stepWithLoss(images, labels, inGraph, this.grad);
+      r.timings.loadMs = loadMs;
+      const t1 = performance.now();
+      this.apply(this.grad, [r]);
+      const t2 = performance.now();
+      const s = r.timings;
+      return {
+        loss: r.loss.loss,
+        stats: r.loss.stats,
+        timings: {
+          totalMs: t2 - t0,
+          cpuMs: 0,
+          forwardMs: loadMs,
+          lossMs: 0,
+          backwardMs: s.backwardMs + s.readMs,
+          optimizerMs: t2 - t1,
+          shards: [s],
+        },
+      };
+    }
     let lossOut: ReturnType<EmbeddingLoss['compute']> | undefined;
     let lossMs = 0;
     const res = await replica.step(

