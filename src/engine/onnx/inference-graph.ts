@@ -10,6 +10,7 @@
  */
 import { VisageError } from '../../errors.js';
 import { inferShapes } from '../graph/shapes.js';
+import { reachableNodes } from '../graph/reachable.js';
 import {
   nodeInputs,
   pair,
@@ -65,18 +66,7 @@ export function buildInferenceGraph(
   const [ih, iw, ic] = inputNode.shape;
   // Channel counts and ranks do not depend on the spatial size: any size the graph accepts will do.
   const shapes = inferShapes(def, [ih ?? 512, iw ?? 512, ic]);
-  const byName = new Map(def.nodes.map((n) => [n.name, n]));
-  const need = new Set<string>();
-  const stack = [...outputs];
-  while (stack.length) {
-    const name = stack.pop()!;
-    if (need.has(name)) continue;
-    const n = byName.get(name);
-    if (!n)
-      throw new VisageError('E_UNKNOWN_LAYER', `network ${def.name} has no layer "${name}"`, { layer: name });
-    need.add(name);
-    stack.push(...nodeInputs(n));
-  }
+  const need = reachableNodes(def, outputs);
 
   const nodes: OnnxNode[] = [];
   const initializers: OnnxTensor[] = [];

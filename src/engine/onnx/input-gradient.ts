@@ -12,13 +12,14 @@
  */
 import { VisageError } from '../../errors.js';
 import { inferShapes, type Shape } from '../graph/shapes.js';
+import { reachableNodes } from '../graph/reachable.js';
+import { explicitPads, outputPadding } from './ops/padding.js';
 import {
   nodeInputs,
   pair,
   type Activation,
   type GraphNode,
   type NetworkDef,
-  type Padding,
   type WeightMap,
 } from '../graph/types.js';
 import { FLOAT, INT64, type AttrValue, type OnnxNode, type OnnxTensor } from './proto.js';
@@ -74,40 +75,6 @@ export class OnnxGraphBuilder {
   }
 }
 
-/** TF "same"/"valid"/explicit padding of one window op as ONNX pads [top, left, bottom, right]. */
-export function tfPads(
-  padding: Padding,
-  input: [number, number],
-  kernel: [number, number],
-  strides: [number, number],
-  dilation: number,
-): [number, number, number, number] {
-  if (padding === 'valid') return [0, 0, 0, 0];
-  if (padding !== 'same') return [padding[0][0], padding[1][0], padding[0][1], padding[1][1]];
-  const one = (i: 0 | 1) => {
-    const ek = (kernel[i] - 1) * dilation + 1;
-    const out = Math.ceil(input[i] / strides[i]);
-    const total = Math.max((out - 1) * strides[i] + ek - input[i], 0);
-    return [total >> 1, total - (total >> 1)];
-  };
-  const [t, b] = one(0);
-  const [l, r] = one(1);
-  return [t, l, b, r];
-}
-
-/** ConvTranspose's output_padding that gives back exactly the forward input's size. */
-function outputPadding(
-  input: [number, number],
-  output: [number, number],
-  k: [number, number],
-  s: [number, number],
-  d: number,
-  pads: number[],
-): [number, number] {
-  const reach = (i: 0 | 1) => (output[i] - 1) * s[i] + (k[i] - 1) * d + 1 - pads[i] - pads[i + 2];
-  return [input[0] - reach(0), input[1] - reach(1)];
-}
-
 export interface FrozenPass {
   /** NCHW tensor of each tap (by the names asked for). */
   taps: Map<string, string>;
@@ -133,18 +100,7 @@ export function emitFrozenPass(
   opts: { gradient: boolean },
 ): FrozenPass {
   const shapes = inferShapes(def, input);
-  const byName = new Map(def.nodes.map((n) => [n.name, n]));
-  const need = new Set<string>();
-  const stack = [...taps];
-  while (stack.length) {
-    const name = stack.pop()!;
-    if (need.has(name)) continue;
-    const n = byName.get(name);
-    if (!n)
-      throw new VisageError('E_UNKNOWN_LAYER', `network ${def.name} has no layer "${name}"`, { layer: name });
-    need.add(name);
-    stack.push(...nodeInputs(n));
-  }
+  const need = reachableNodes(def, taps);
   const unsupported = (n: GraphNode, what: string) =>
     new VisageError(
       'E_BAD_OPTION',
@@ -220,7 +176,7 @@ export function emitFrozenPass(
         const k: [number, number] = [kh, kwd];
         const s = pair(n.strides, 1);
         const d = n.dilation ?? 1;
-        const pads = tfPads(n.padding, hw(inShape), k, s, d);
+        const pads = explicitPads(n.padding, hw(inShape), k, s, d);
         const oihw = b.memo(`${n.name}/oihw`, () =>
           b.float(permute(kw.data, kw.shape, [3, 2, 0, 1]), [O, I, kh, kwd]),
         );
@@ -298,7 +254,7 @@ export function emitFrozenPass(
       case 'avgPool': {
         const k = pair(n.size, 1);
         const s = pair(n.strides, 1);
-        const pads = tfPads(n.padding, hw(inShape), k, s, 1);
+        const pads = explicitPads(n.padding, hw(inShape), k, s, 1);
         const [H, W, C] = inShape;
         const [Ho, Wo] = outShape;
         const attrs = { kernel_shape: k, strides: s, pads };
