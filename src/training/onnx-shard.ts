@@ -182,17 +182,28 @@ export class OnnxShardTrainer {
     const bwd = await c.backward.run(this.feeds(c.backward, extra));
     timings.backwardMs = performance.now() - t;
     t = performance.now();
-    for (const e of this.layout.entries) {
-      if (!e.trainable) continue;
-      grad.set(bwd[gradName(e.name)].data as Float32Array, e.offset);
-    }
-    const bnStats = new Float32Array(this.bn.size);
-    for (const slot of this.bn.slots) {
-      bnStats.set(fwd[statName(slot.node, 'mean')].data as Float32Array, slot.offset);
-      bnStats.set(fwd[statName(slot.node, 'variance')].data as Float32Array, slot.offset + slot.channels);
-    }
+    this.readGradients(bwd, grad);
+    const bnStats = this.readBatchStats(fwd);
     timings.readMs = performance.now() - t;
     return { bnStats, groupSizes: [n], timings };
+  }
+
+  /** Copies each trainable parameter's gradient output into its slot of the flat gradient vector. */
+  private readGradients(out: Record<string, OrtTensor>, grad: Float32Array): void {
+    for (const e of this.layout.entries) {
+      if (!e.trainable) continue;
+      grad.set(out[gradName(e.name)].data as Float32Array, e.offset);
+    }
+  }
+
+  /** The batch-norm layers' batch means and variances, packed as the trainer's moving averages expect. */
+  private readBatchStats(out: Record<string, OrtTensor>): Float32Array {
+    const bnStats = new Float32Array(this.bn.size);
+    for (const slot of this.bn.slots) {
+      bnStats.set(out[statName(slot.node, 'mean')].data as Float32Array, slot.offset);
+      bnStats.set(out[statName(slot.node, 'variance')].data as Float32Array, slot.offset + slot.channels);
+    }
+    return bnStats;
   }
 
   private fusedSession(n: number, spec: InGraphTriplet): Promise<OrtSession> {
@@ -231,15 +242,8 @@ export class OnnxShardTrainer {
     // One run: forward, loss and backward are not told apart (all of it counts as backward).
     timings.backwardMs = performance.now() - t;
     t = performance.now();
-    for (const e of this.layout.entries) {
-      if (!e.trainable) continue;
-      grad.set(r[gradName(e.name)].data as Float32Array, e.offset);
-    }
-    const bnStats = new Float32Array(this.bn.size);
-    for (const slot of this.bn.slots) {
-      bnStats.set(r[statName(slot.node, 'mean')].data as Float32Array, slot.offset);
-      bnStats.set(r[statName(slot.node, 'variance')].data as Float32Array, slot.offset + slot.channels);
-    }
+    this.readGradients(r, grad);
+    const bnStats = this.readBatchStats(r);
     const values: Record<string, number> = {};
     for (const name of s.outputNames)
       if (name.startsWith('loss:')) values[name] = (r[name].data as Float64Array)[0];
