@@ -78,7 +78,7 @@ export async function embedFiles(
   // The engine is part of the key: onnx and tfjs descriptors agree only to float rounding (~1e-7).
   const engine = await activeEngine();
   // Every face of an image is cached, so the face rule is applied after the cache, not part of the key.
-  const variant = `largest-v3;flip=${flip};fallback=${fallback};engine=${engine}${opts.grey ? ';grey' : ''}${opts.mirrorLandmarks ? ';lm-mirror' : ''}`;
+  const variant = `largest-v4;flip=${flip};fallback=${fallback};engine=${engine}${opts.grey ? ';grey' : ''}${opts.mirrorLandmarks ? ';lm-mirror' : ''}`;
   const rule = opts.faceRule ?? DEFAULT_FACE_RULE;
   const unique = [...new Set(files)];
   const result = new Map<string, FileEmbedding>();

@@ -37,7 +37,8 @@ export interface DetectOptions {
   /** Long-side limit of the high-resolution pass, bounding its time and memory. Default 2048. */
   maxInputSize?: number;
   /**
-   * Also look for faces that fill the frame (one extra 512 pass, see planPasses). Default true.
+   * Also look for faces that fill the frame (one extra 512 pass, and a further one when no face is found;
+   * see planPasses). Default true.
    * `{ zoomOut: false, minFaceSize: 0 }` is face-api's single pass.
    */
   zoomOut?: boolean;
@@ -59,7 +60,7 @@ export const MIN_RELIABLE_INPUT_FACE = 28;
 
 export interface Pass {
   /** 'full': the whole photo at 512 (always run); the others are extra passes (see planPasses). */
-  kind: 'full' | 'zoomOut' | 'highRes';
+  kind: 'full' | 'zoomOut' | 'highRes' | 'zoomOutFar';
   /** Network input pixels per image pixel. */
   scale: number;
   /** Where the scaled image's top-left corner lands in the input. */
@@ -75,6 +76,12 @@ export interface Pass {
 
 /** How far the zoom-out pass shrinks the photo: the photo spans 1/ZOOM_OUT of the input's side. */
 const ZOOM_OUT = 2.5;
+/**
+ * The last resort's zoom (see planPasses, pass 4). Measured on the 149 shared colour face crops, no face at
+ * 0.5 after passes 1–2 / after a further pass at this zoom: colour 8 / 5, grey 17 / 8; at 3.5 instead: grey
+ * 12. It found nothing on the shared non-face photos (dog, eagle, horses, The Scream…).
+ */
+const ZOOM_OUT_FAR = 5;
 /** Smallest face the zoom-out pass reports, relative to the photo's long side. */
 const ZOOM_OUT_MIN_FACE = 0.2;
 
@@ -92,6 +99,9 @@ const ZOOM_OUT_MIN_FACE = 0.2;
  *    64–122 px) pass 1 finds 26; adding a 1536 pass 39 in 2.1 s; 40 overlapping 512 tiles (the
  *    alternative) found 38 in 23 s; neither added false positives. Pass 1 then leaves faces under 28
  *    input pixels to this pass.
+ * 4. "zoom-out far": the photo at 1/5 of the input, a last resort for face crops the other passes miss,
+ *    grey ones above all (SSD leans on skin colour); adaptive detection runs it only when no face was
+ *    found, so photos with a face never pay for it.
  */
 export function planPasses(
   width: number,
@@ -104,27 +114,33 @@ export function planPasses(
   const passes: Pass[] = [
     { kind: 'full', scale: base, x: 0, y: 0, inputW: SSD_INPUT, inputH: SSD_INPUT, fill: 0, minBox: 0 },
   ];
-  const zoom = base / ZOOM_OUT;
-  if (opts.zoomOut)
-    passes.push({
-      kind: 'zoomOut',
-      scale: zoom,
-      x: Math.round((SSD_INPUT - width * zoom) / 2),
-      y: Math.round((SSD_INPUT - height * zoom) / 2),
-      inputW: SSD_INPUT,
-      inputH: SSD_INPUT,
-      fill: 128,
-      minBox: ZOOM_OUT_MIN_FACE * full,
-    });
-  if (!(minFaceSize > 0)) return passes;
+  if (opts.zoomOut) passes.push(zoomOutPass(width, height, ZOOM_OUT, 'zoomOut'));
   const scale = Math.min(MIN_RELIABLE_INPUT_FACE / minFaceSize, Math.max(SSD_INPUT, maxInputSize) / full);
   // Not worth a third pass unless it zooms in by at least a quarter.
-  if (scale < 1.25 * base) return passes;
-  passes.push(highResPass(width, height, scale));
-  // Faces below the reliable size at 512 are the third pass's: pass 1 localises them poorly, and its
-  // boxes can be offset enough from the good ones to survive NMS as duplicates.
-  passes[0].minBox = MIN_RELIABLE_INPUT_FACE / base;
+  if (minFaceSize > 0 && scale >= 1.25 * base) {
+    passes.push(highResPass(width, height, scale));
+    // Faces below the reliable size at 512 are the third pass's: pass 1 localises them poorly, and its
+    // boxes can be offset enough from the good ones to survive NMS as duplicates.
+    passes[0].minBox = MIN_RELIABLE_INPUT_FACE / base;
+  }
+  if (opts.zoomOut) passes.push(zoomOutPass(width, height, ZOOM_OUT_FAR, 'zoomOutFar'));
   return passes;
+}
+
+/** The photo shrunk to 1/zoom of a grey 512×512 input, centred, reporting faces of at least 0.2·L only. */
+function zoomOutPass(width: number, height: number, zoom: number, kind: 'zoomOut' | 'zoomOutFar'): Pass {
+  const full = Math.max(width, height);
+  const scale = SSD_INPUT / full / zoom;
+  return {
+    kind,
+    scale,
+    x: Math.round((SSD_INPUT - width * scale) / 2),
+    y: Math.round((SSD_INPUT - height * scale) / 2),
+    inputW: SSD_INPUT,
+    inputH: SSD_INPUT,
+    fill: 128,
+    minBox: ZOOM_OUT_MIN_FACE * full,
+  };
 }
 
 /** The whole photo at `scale`, its input sides rounded up to the network's stride (32). */
@@ -170,7 +186,8 @@ const width = (c: ScoredBox) => c.box[3] - c.box[1];
  * - high resolution finds the faces below pass 1's floor and sharpens the ones near it. Run as planned
  *   when no face was found so far. Otherwise run only when pass 1 saw a candidate near or below its
  *   floor or kept a face it was unsure of (< SURE_SCORE), and only as far in as SEEN_FACE_INPUT asks;
- *   skipped when every face was sure and well above the floor, where it would cost ~5× pass 1.
+ *   skipped when every face was sure and well above the floor, where it would cost ~5× pass 1;
+ * - zoom-out far runs only when the passes before it found no face.
  */
 function adaptPass(
   p: Pass,
@@ -185,6 +202,7 @@ function adaptPass(
     const scene = probe.some((c) => c.score >= minScore && !large(c)) && !probe.some(large);
     return scene ? undefined : p;
   }
+  if (p.kind === 'zoomOutFar') return found.length === 0 ? p : undefined;
   if (p.kind !== 'highRes') return p;
   if (found.length === 0) return p;
   const floor = MIN_RELIABLE_INPUT_FACE / full.scale;
@@ -202,6 +220,7 @@ export class SsdFaceDetector {
     full: { runs: 0, ms: 0 },
     zoomOut: { runs: 0, ms: 0 },
     highRes: { runs: 0, ms: 0 },
+    zoomOutFar: { runs: 0, ms: 0 },
   };
   private readonly anchorCache = new Map<string, Float32Array>();
 
