@@ -7,6 +7,7 @@
  *   node scripts/accuracy-stages.mjs --sets celeba:1,colour --variants visage,visage+grey,face-api,face-api+grey
  *   node scripts/accuracy-stages.mjs --cost 20 --sets celeba:2 --variants visage,visage+flip
  *   node scripts/accuracy-stages.mjs --detections photo.jpg …
+ *   node scripts/accuracy-stages.mjs --grey-stages
  *
  * Sets: `celeba:1` / `celeba:2`, the two identity halves of celeba_299 (half 1 to tune, half 2 to report;
  * split by a hash of the folder name, as `visage eval pairs --half`); `colour`, the three small colour sets
@@ -47,12 +48,14 @@ const { values, positionals } = parseArgs({
     'per-identity': { type: 'string' },
     cost: { type: 'string' },
     detections: { type: 'boolean' },
+    'grey-stages': { type: 'boolean' },
   },
   allowPositionals: true,
 });
 const faces = path.join(values.data, 'faces');
 /** Exploring: only the first N photos (natural order) of each celeba person. */
 const cap = values['per-identity'] ? Number(values['per-identity']) : Infinity;
+const pct = (v, digits = 2) => `${(100 * v).toFixed(digits)} %`;
 const COLOUR = ['five_celebrity_faces', 'face_recognition_examples', 'faceapi_bbt'];
 
 /** Every pair of a set, identities named per set, plus the LFW-style folds where the set has enough people. */
@@ -157,6 +160,80 @@ if (values.detections) {
 }
 
 /**
+ * --grey-stages: where grey photos lose, on the colour sets' photos whose face is found both in colour and
+ * in grey (largest face, flip on): the same chip made grey (colour landmarks, so only the encoder's view
+ * changes) against everything in grey (grey detection and landmarks too); a colour photo against a grey
+ * one; and two chip-level remedies, a 1–99 % contrast stretch and a skin tint (each channel scaled by the
+ * colour chips' mean channel / luma ratio).
+ */
+if (values['grey-stages']) {
+  const { FacePipeline } = await dist('faces/pipeline.js');
+  const { decodeImage } = await dist('image/decode.js');
+  const { fromGrey, toGrey } = await dist('image/rgb.js');
+  const { pairs } = pairsOf('colour');
+  const files = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
+  const pipe = new FacePipeline();
+  const encoder = await pipe.encoder();
+  const grey = (im) => fromGrey(toGrey(im));
+  const largest = (faces) =>
+    faces.reduce((a, b) => (b.box.width * b.box.height > a.box.width * a.box.height ? b : a));
+  const chips = new Map();
+  for (const f of files) {
+    const colour = await decodeImage(f);
+    const g = grey(colour);
+    const [fc, fg] = [await pipe.detect(colour), await pipe.detect(g)];
+    if (fc.length && fg.length)
+      chips.set(f, {
+        colour: (await pipe.align(colour, largest(fc))).chip,
+        grey: (await pipe.align(g, largest(fg))).chip,
+      });
+  }
+  // Mean channel / luma of the colour chips' central 70 × 70 (the face, not the background).
+  const sum = [0, 0, 0];
+  for (const { colour } of chips.values())
+    for (let y = 40; y < 110; y++)
+      for (let x = 40; x < 110; x++)
+        for (let k = 0; k < 3; k++) sum[k] += colour.data[(y * colour.width + x) * 3 + k];
+  const gain = sum.map((v) => v / (0.299 * sum[0] + 0.587 * sum[1] + 0.114 * sum[2]));
+  const map = (im, fn) => ({ ...im, data: Uint8Array.from(im.data, fn) });
+  const tint = (im) => map(grey(im), (v, i) => Math.min(255, Math.round(v * gain[i % 3])));
+  const stretch = (im) => {
+    const g = grey(im);
+    const v = g.data.filter((_, i) => i % 3 === 0).sort((a, b) => a - b);
+    const [lo, hi] = [v[Math.floor(0.01 * v.length)], v[Math.floor(0.99 * v.length)]];
+    return map(g, (x) => Math.max(0, Math.min(255, Math.round(((x - lo) * 255) / Math.max(1, hi - lo)))));
+  };
+  const kinds = ['colour', 'grey chip', 'grey', 'grey chip, stretched', 'grey chip, tinted'];
+  const emb = new Map(kinds.map((k) => [k, new Map()]));
+  for (const [f, c] of chips) {
+    const v = await encoder.encode([c.colour, grey(c.colour), c.grey, stretch(c.colour), tint(c.colour)], {
+      flip: true,
+    });
+    kinds.forEach((k, i) => emb.get(k).set(f, v[i]));
+  }
+  const row = (name, ea, eb) => {
+    const d = [];
+    const y = [];
+    for (const p of pairs) {
+      const [a, b] = [ea.get(p.a), eb.get(p.b)];
+      if (a && b) (d.push(squaredL2(a, b)), y.push(p.same));
+    }
+    const s = summarizeVerification(d, y, { fars: [1e-3, 1e-2] });
+    console.log(
+      `| ${name} | ${d.length} | ${s.auc.toFixed(4)} | ${pct(s.tarAtFar[0].result.tar, 1)} | ${pct(s.tarAtFar[1].result.tar, 1)} |`,
+    );
+  };
+  console.log(
+    `${chips.size} of ${files.length} photos with a face in colour and in grey; channel gains ${gain.map((g) => g.toFixed(3)).join(' / ')}`,
+  );
+  console.log('| pair of | pairs | AUC | TAR @ FAR 0.1 % | TAR @ FAR 1 % |\n|---|---|---|---|---|');
+  row('both colour', emb.get('colour'), emb.get('colour'));
+  row('colour, grey chip', emb.get('colour'), emb.get('grey chip'));
+  for (const k of kinds.slice(1)) row(`both ${k}`, emb.get(k), emb.get(k));
+  process.exit(0);
+}
+
+/**
  * --cost N: milliseconds per face of each Visage variant on the first N photos of the first set: one warm
  * pipeline per variant in this process (models loaded, one warm-up photo), photos decoded beforehand, the
  * variants interleaved photo by photo so that load changes hit them alike; the median over photos.
@@ -196,7 +273,6 @@ if (values.cost) {
   process.exit(0);
 }
 
-const pct = (v, digits = 2) => `${(100 * v).toFixed(digits)} %`;
 const rows = [];
 for (const set of values.sets.split(',')) {
   const { pairs, lfw } = pairsOf(set);
