@@ -216,7 +216,9 @@ if (values['grey-stages']) {
     const y = [];
     for (const p of pairs) {
       const [a, b] = [ea.get(p.a), eb.get(p.b)];
-      if (a && b) (d.push(squaredL2(a, b)), y.push(p.same));
+      if (!a || !b) continue;
+      d.push(squaredL2(a, b));
+      y.push(p.same);
     }
     const s = summarizeVerification(d, y, { fars: [1e-3, 1e-2] });
     console.log(
