@@ -13,7 +13,7 @@
  * split by a hash of the folder name, as `visage eval pairs --half`); `colour`, the three small colour sets
  * pooled (five_celebrity_faces, face_recognition_examples, faceapi_bbt; people kept apart per set).
  * Variants: `visage` or `face-api`, then any of `+grey` (photo converted to grey first), `+flip` (test-time
- * flip of the chip, Visage only), `+lm-mirror` (landmarks averaged with the mirrored crop's, Visage only), `+crop-fallback` (no second
+ * flip of the chip, Visage only), `+lm-mirror` (landmarks averaged with the mirrored crop's, Visage only), `+lm-refine` (a second landmark pass on an upright crop around the first pass's points, Visage only), `+crop-fallback` (no second
  * chance at detector score 0.3: a photo without a face at 0.5 goes straight to the centred crop), `+largest` / `+prominent` (face rule; default Visage's default, face-api: largest).
  *
  * Columns, all pairs of the set (every same-person and every different-person pair): ROC AUC, EER, TAR at
@@ -95,6 +95,7 @@ function parseVariant(v) {
     if (m === 'grey') o.grey = true;
     else if (m === 'flip') o.flip = true;
     else if (m === 'lm-mirror') o.mirrorLandmarks = true;
+    else if (m === 'lm-refine') o.refineLandmarks = true;
     else if (m === 'crop-fallback') o.secondChance = false;
     else if (m === 'largest' || m === 'prominent') o.faceRule = m;
     else throw new Error(`unknown modifier ${m} in ${v}`);
@@ -113,6 +114,7 @@ async function embed(files, o) {
         grey: o.grey,
         flip: o.flip,
         mirrorLandmarks: o.mirrorLandmarks,
+        refineLandmarks: o.refineLandmarks,
         secondChance: o.secondChance,
         faceRule: o.faceRule,
         threads,
@@ -253,7 +255,7 @@ if (values.cost) {
     .filter((v) => v.startsWith('visage'))
     .map((name) => {
       const o = parseVariant(name);
-      return { name, o, pipe: new FacePipeline({ landmarks: { mirror: !!o.mirrorLandmarks } }), ms: [] };
+      return { name, o, pipe: new FacePipeline({ landmarks: { mirror: !!o.mirrorLandmarks, refine: !!o.refineLandmarks } }), ms: [] };
     });
   let faceCount = 0;
   for (let i = 0; i < images.length; i++) {

@@ -18,6 +18,8 @@ export interface BatchEmbedOptions {
   fallback?: boolean;
   /** Landmarks averaged with the mirrored crop's (see LandmarkOptions.mirror). */
   mirrorLandmarks?: boolean;
+  /** A second landmark pass on an upright crop around the first pass's points (LandmarkOptions.refine). */
+  refineLandmarks?: boolean;
   /**
    * Photos without a face at the usual detector score are searched again at SECOND_CHANCE_SCORE before
    * the centred crop is used (default true).
@@ -78,7 +80,7 @@ export async function embedFiles(
   // The engine is part of the key: onnx and tfjs descriptors agree only to float rounding (~1e-7).
   const engine = await activeEngine();
   // Every face of an image is cached, so the face rule is applied after the cache, not part of the key.
-  const variant = `largest-v4;flip=${flip};fallback=${fallback};engine=${engine}${opts.grey ? ';grey' : ''}${opts.mirrorLandmarks ? ';lm-mirror' : ''}`;
+  const variant = `largest-v4;flip=${flip};fallback=${fallback};engine=${engine}${opts.grey ? ';grey' : ''}${opts.mirrorLandmarks ? ';lm-mirror' : ''}${opts.refineLandmarks ? ';lm-refine' : ''}`;
   const rule = opts.faceRule ?? DEFAULT_FACE_RULE;
   const unique = [...new Set(files)];
   const result = new Map<string, FileEmbedding>();
@@ -133,6 +135,7 @@ export async function embedFiles(
             inferenceThreads,
             grey: opts.grey,
             mirrorLandmarks: opts.mirrorLandmarks,
+            refineLandmarks: opts.refineLandmarks,
             minScore,
           };
           const r = await pool.run<EmbedFileResult>({ module: faceTasks, fn: 'embedFile' }, task);

@@ -5,9 +5,12 @@
  */
 import type { EngineName } from '../config.js';
 import { createInferenceNetwork, type InferenceNetwork } from '../engine/inference/index.js';
+import { applyAffine, composeAffine, similarityTransform, type AffineMatrix } from '../image/affine.js';
 import { flipHorizontal, resize } from '../image/geometry.js';
 import { createImage, type RgbImage } from '../image/rgb.js';
 import { imagesToArray } from '../image/tensor.js';
+import { DLIB_ALIGNMENT_POINTS, dlibTemplate, extractChip } from './align.js';
+import { LANDMARK_FRAME } from './landmark-frame.js';
 import { LANDMARK_INPUT, loadLandmark68 } from './models/landmark68.js';
 import type { FaceBox, Point2 } from './types.js';
 
@@ -82,6 +85,31 @@ export interface LandmarkOptions {
    * position: test-time flip for landmarks (one more small-net run per face).
    */
   mirror?: boolean;
+  /**
+   * A second pass on an upright crop cut around the first pass's points, the face placed where the net
+   * usually sees it (LANDMARK_FRAME): the points no longer depend on how well the detector's box fits
+   * (coarse boxes of the zoom-out passes, low-score boxes, rolled heads). One more small-net run per face.
+   */
+  refine?: boolean;
+}
+
+/**
+ * The map from landmark-net input pixels (centre-indexed) to image pixels for an upright crop in which the
+ * face of `points` (image coordinates, face-api's edge convention) sits at LANDMARK_FRAME.
+ */
+export function refinedCropTransform(points: readonly Point2[]): AffineMatrix {
+  // Template (unit square) → image pixel centres.
+  const toImage = similarityTransform(
+    dlibTemplate(1, 0),
+    DLIB_ALIGNMENT_POINTS.map((i): [number, number] => [points[i][0] - 0.5, points[i][1] - 0.5]),
+  );
+  // Input pixel i (centre at (i + ½) / N of the input) → template unit coordinates.
+  const k = 1 / (LANDMARK_INPUT * LANDMARK_FRAME.side);
+  const toTemplate: AffineMatrix = [
+    [k, 0, (0.5 / LANDMARK_INPUT - LANDMARK_FRAME.x) / LANDMARK_FRAME.side],
+    [0, k, (0.5 / LANDMARK_INPUT - LANDMARK_FRAME.y) / LANDMARK_FRAME.side],
+  ];
+  return composeAffine(toImage, toTemplate);
 }
 
 export class LandmarkDetector {
@@ -99,8 +127,25 @@ export class LandmarkDetector {
     return inputs.map((_, i) => data.slice(i * 136, (i + 1) * 136));
   }
 
-  /** 68 points (image pixels) for each face box, one batched network run per call. */
+  /** 68 points (image pixels) for each face box, one batched network run per call (two with `refine`). */
   async detect(img: RgbImage, boxes: FaceBox[], opts: LandmarkOptions = {}): Promise<Point2[][]> {
+    const first = await this.fromBoxes(img, boxes, opts);
+    if (!opts.refine || first.length === 0) return first;
+    const maps = first.map(refinedCropTransform);
+    const raw = await this.predictRaw(maps.map((m) => extractChip(img, m, LANDMARK_INPUT)));
+    return maps.map((m, i) =>
+      Array.from({ length: 68 }, (_, k): Point2 => {
+        const [x, y] = applyAffine(m, [
+          raw[i][2 * k] * LANDMARK_INPUT - 0.5,
+          raw[i][2 * k + 1] * LANDMARK_INPUT - 0.5,
+        ]);
+        return [x + 0.5, y + 0.5];
+      }),
+    );
+  }
+
+  /** The first pass: each box's black-padded square crop, as face-api does. */
+  private async fromBoxes(img: RgbImage, boxes: FaceBox[], opts: LandmarkOptions): Promise<Point2[][]> {
     const crops = boxes.map((b) => landmarkCrop(img, b));
     const inputs = crops.map((c) => resize(c.square, LANDMARK_INPUT, LANDMARK_INPUT));
     const raw = await this.predictRaw(opts.mirror ? [...inputs, ...inputs.map(flipHorizontal)] : inputs);

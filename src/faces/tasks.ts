@@ -25,6 +25,8 @@ export interface EmbedFileTask {
   grey?: boolean;
   /** Landmarks averaged with those of the mirrored crop (LandmarkOptions.mirror). */
   mirrorLandmarks?: boolean;
+  /** A second landmark pass on an upright crop around the first pass's points (LandmarkOptions.refine). */
+  refineLandmarks?: boolean;
   /** Detector score threshold for this file (default: the detector's own). */
   minScore?: number;
 }
@@ -38,11 +40,11 @@ export interface EmbedFileResult {
 
 const pipelines = new Map<string, FacePipeline>();
 
-function pipelineFor(model: string | undefined, mirror: boolean): FacePipeline {
-  const key = `${model ?? ''}|${mirror}`;
+function pipelineFor(model: string | undefined, mirror: boolean, refine: boolean): FacePipeline {
+  const key = `${model ?? ''}|${mirror}|${refine}`;
   let p = pipelines.get(key);
   if (!p) {
-    p = new FacePipeline({ model, landmarks: { mirror } });
+    p = new FacePipeline({ model, landmarks: { mirror, refine } });
     pipelines.set(key, p);
   }
   return p;
@@ -68,7 +70,7 @@ export function centreCrop(
 export async function embedFile(task: EmbedFileTask): Promise<EmbedFileResult> {
   // Before the first session of this worker is built; later calls carry the same share.
   if (task.inferenceThreads !== undefined) setInferenceThreads(task.inferenceThreads);
-  const pipeline = pipelineFor(task.model, task.mirrorLandmarks ?? false);
+  const pipeline = pipelineFor(task.model, task.mirrorLandmarks ?? false, task.refineLandmarks ?? false);
   const decoded = await decodeImage(task.file).catch((e: Error & { details?: object }) => {
     if (e && typeof e === 'object' && 'details' in e) e.details = { ...e.details, path: task.file };
     throw e;
