@@ -255,7 +255,12 @@ if (values.cost) {
     .filter((v) => v.startsWith('visage'))
     .map((name) => {
       const o = parseVariant(name);
-      return { name, o, pipe: new FacePipeline({ landmarks: { mirror: !!o.mirrorLandmarks, refine: !!o.refineLandmarks } }), ms: [] };
+      return {
+        name,
+        o,
+        pipe: new FacePipeline({ landmarks: { mirror: !!o.mirrorLandmarks, refine: !!o.refineLandmarks } }),
+        ms: [],
+      };
     });
   let faceCount = 0;
   for (let i = 0; i < images.length; i++) {

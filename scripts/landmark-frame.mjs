@@ -22,7 +22,9 @@ const { decodeImage } = await dist('image/decode.js');
 const { scanIdentityFolders } = await dist('eval/scan.js');
 
 const perIdentity = Number(process.env.PER_IDENTITY ?? 4);
-const files = process.argv.slice(2).flatMap((dir) => scanIdentityFolders(dir).identities.flatMap((i) => i.files.slice(0, perIdentity)));
+const files = process.argv
+  .slice(2)
+  .flatMap((dir) => scanIdentityFolders(dir).identities.flatMap((i) => i.files.slice(0, perIdentity)));
 const pipe = new FacePipeline();
 const lm = LandmarkDetector.load();
 const template = dlibTemplate(1, 0);
@@ -45,4 +47,12 @@ for (const f of files) {
 }
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 // With rotation taken out: the template's unit square lands at (x, y) + scale·[0, 1]².
-console.log(JSON.stringify({ faces: scales.length, scale: median(scales), x: median(xs), y: median(ys), angleDeg: (median(angles) * 180) / Math.PI }));
+console.log(
+  JSON.stringify({
+    faces: scales.length,
+    scale: median(scales),
+    x: median(xs),
+    y: median(ys),
+    angleDeg: (median(angles) * 180) / Math.PI,
+  }),
+);
