@@ -15,7 +15,7 @@ describe('embedFiles: second look, grey, cache keys', () => {
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   // A celeba photo whose face scores between 0.3 and 0.5: no face at the usual score.
-  const shy = () => dataDir('faces', 'celeba_299', '07202', '131566.jpg');
+  const shy = () => dataDir('faces', 'celeba_299', '07244', '006805.jpg');
   const portrait = () => dataDir('faces', 'face_recognition_examples', 'kit_harington', 'john2.jpeg');
 
   it('a photo without a face at score 0.5 gets its face from the second look, not a centred crop', async () => {
