@@ -12,6 +12,8 @@ import { decodeImage } from '../image/decode.js';
 export interface BatchEmbedOptions {
   /** Test-time flip (default: the model's own, see FaceEncoder.flip). */
   flip?: boolean;
+  /** Jitter averaging: N perturbed chips per face besides the chip (see EmbedOptions.jitter). Default 0. */
+  jitter?: number;
   /** Visage model folder (from `visage train`); default: the dlib ResNet encoder. */
   model?: string;
   /** Centre-crop fallback for images without a detectable face. */
@@ -69,6 +71,7 @@ export async function embedFiles(
   const encoder = encoderInfo(opts.model);
   const flip = opts.flip ?? encoder.flip;
   const fallback = opts.fallback ?? true;
+  const jitter = opts.jitter ?? 0;
   const model = encoder.id;
   const cache =
     opts.cache === false
@@ -78,7 +81,7 @@ export async function embedFiles(
   // The engine is part of the key: onnx and tfjs descriptors agree only to float rounding (~1e-7).
   const engine = await activeEngine();
   // Every face of an image is cached, so the face rule is applied after the cache, not part of the key.
-  const variant = `largest-v3;flip=${flip};fallback=${fallback};engine=${engine}${opts.grey ? ';grey' : ''}${opts.mirrorLandmarks ? ';lm-mirror' : ''}`;
+  const variant = `largest-v3;flip=${flip};fallback=${fallback};engine=${engine}${opts.grey ? ';grey' : ''}${opts.mirrorLandmarks ? ';lm-mirror' : ''}${jitter > 0 ? `;jitter=${jitter}` : ''}`;
   const rule = opts.faceRule ?? DEFAULT_FACE_RULE;
   const unique = [...new Set(files)];
   const result = new Map<string, FileEmbedding>();
@@ -128,6 +131,7 @@ export async function embedFiles(
           const task: EmbedFileTask = {
             file,
             flip,
+            jitter,
             model: opts.model,
             fallback,
             inferenceThreads,
