@@ -13,7 +13,7 @@
  * split by a hash of the folder name, as `visage eval pairs --half`); `colour`, the three small colour sets
  * pooled (five_celebrity_faces, face_recognition_examples, faceapi_bbt; people kept apart per set).
  * Variants: `visage` or `face-api`, then any of `+grey` (photo converted to grey first), `+flip` (test-time
- * flip of the chip, Visage only), `+lm-mirror` (landmarks averaged with the mirrored crop's, Visage only), `+lm-refine` (a second landmark pass on an upright crop around the first pass's points, Visage only), `+crop-fallback` (no second
+ * flip of the chip, Visage only), `+jitterN` (jitter averaging over N perturbed chips, dlib's num_jitters, Visage only), `+lm-mirror` (landmarks averaged with the mirrored crop's, Visage only), `+lm-refine` (a second landmark pass on an upright crop around the first pass's points, Visage only), `+crop-fallback` (no second
  * chance at detector score 0.3: a photo without a face at 0.5 goes straight to the centred crop), `+largest` / `+prominent` (face rule; default Visage's default, face-api: largest).
  *
  * Columns, all pairs of the set (every same-person and every different-person pair): ROC AUC, EER, TAR at
@@ -89,6 +89,7 @@ function parseVariant(v) {
     engine,
     grey: false,
     flip: false,
+    jitter: 0,
     faceRule: engine === 'face-api' ? 'largest' : DEFAULT_FACE_RULE,
   };
   for (const m of mods) {
@@ -96,6 +97,7 @@ function parseVariant(v) {
     else if (m === 'flip') o.flip = true;
     else if (m === 'lm-mirror') o.mirrorLandmarks = true;
     else if (m === 'lm-refine') o.refineLandmarks = true;
+    else if (/^jitter\d+$/.test(m)) o.jitter = Number(m.slice(6));
     else if (m === 'crop-fallback') o.secondChance = false;
     else if (m === 'largest' || m === 'prominent') o.faceRule = m;
     else throw new Error(`unknown modifier ${m} in ${v}`);
@@ -113,6 +115,7 @@ async function embed(files, o) {
     : embedFiles(files, {
         grey: o.grey,
         flip: o.flip,
+        jitter: o.jitter,
         mirrorLandmarks: o.mirrorLandmarks,
         refineLandmarks: o.refineLandmarks,
         secondChance: o.secondChance,
@@ -267,7 +270,7 @@ if (values.cost) {
     for (const v of variants) {
       const img = v.o.grey ? fromGrey(toGrey(images[i])) : images[i];
       const t0 = process.hrtime.bigint();
-      const got = await v.pipe.embedAll(img, { flip: v.o.flip });
+      const got = await v.pipe.embedAll(img, { flip: v.o.flip, jitter: v.o.jitter });
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (i > 0 && got.length > 0) v.ms.push(ms / got.length); // photo 0 warms up
       if (v === variants[0] && i > 0) faceCount += got.length;

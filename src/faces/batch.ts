@@ -3,7 +3,7 @@ import { envThreads } from '../config.js';
 import { activeEngine } from '../engine/inference/index.js';
 import { WorkerPool } from '../engine/pool/pool.js';
 import { loadModel } from '../engine/graph/serialize.js';
-import { DLIB_ENCODER_ID, DLIB_PIPELINE_FLIP } from './encoder.js';
+import { DLIB_ENCODER_ID, DLIB_PIPELINE_FLIP, DLIB_PIPELINE_JITTER } from './encoder.js';
 import { EmbeddingCache } from './cache.js';
 import { faceTasks, type EmbedFileResult, type EmbedFileTask } from './tasks.js';
 import { chooseFace, DEFAULT_FACE_RULE, SECOND_CHANCE_SCORE, type FaceRule } from './choose.js';
@@ -12,6 +12,8 @@ import { decodeImage } from '../image/decode.js';
 export interface BatchEmbedOptions {
   /** Test-time flip (default: the model's own, see FaceEncoder.flip). */
   flip?: boolean;
+  /** Jitter averaging: N perturbed chips per face besides the chip (see EmbedOptions.jitter). Default: the encoder's. */
+  jitter?: number;
   /** Visage model folder (from `visage train`); default: the dlib ResNet encoder. */
   model?: string;
   /** Centre-crop fallback for images without a detectable face. */
@@ -53,11 +55,18 @@ export function encoderIdFor(model: string | undefined): string {
   return encoderInfo(model).id;
 }
 
-/** The encoder's id and its test-time flip default (meta.flip; for dlib the pipeline's, DLIB_PIPELINE_FLIP). */
-function encoderInfo(model: string | undefined): { id: string; flip: boolean } {
-  if (!model) return { id: DLIB_ENCODER_ID, flip: DLIB_PIPELINE_FLIP };
+/**
+ * The encoder's id and its test-time defaults: flip (meta.flip; for dlib the pipeline's, DLIB_PIPELINE_FLIP)
+ * and jitter (dlib: DLIB_PIPELINE_JITTER; a trained model: none).
+ */
+function encoderInfo(model: string | undefined): { id: string; flip: boolean; jitter: number } {
+  if (!model) return { id: DLIB_ENCODER_ID, flip: DLIB_PIPELINE_FLIP, jitter: DLIB_PIPELINE_JITTER };
   const m = loadModel(model);
-  return { id: typeof m.meta.id === 'string' ? m.meta.id : m.def.name, flip: m.meta.flip === true };
+  return {
+    id: typeof m.meta.id === 'string' ? m.meta.id : m.def.name,
+    flip: m.meta.flip === true,
+    jitter: 0,
+  };
 }
 
 /**
@@ -71,6 +80,7 @@ export async function embedFiles(
   const encoder = encoderInfo(opts.model);
   const flip = opts.flip ?? encoder.flip;
   const fallback = opts.fallback ?? true;
+  const jitter = opts.jitter ?? encoder.jitter;
   const model = encoder.id;
   const cache =
     opts.cache === false
@@ -80,7 +90,7 @@ export async function embedFiles(
   // The engine is part of the key: onnx and tfjs descriptors agree only to float rounding (~1e-7).
   const engine = await activeEngine();
   // Every face of an image is cached, so the face rule is applied after the cache, not part of the key.
-  const variant = `largest-v4;flip=${flip};fallback=${fallback};engine=${engine}${opts.grey ? ';grey' : ''}${opts.mirrorLandmarks ? ';lm-mirror' : ''}${opts.refineLandmarks ? ';lm-refine' : ''}`;
+  const variant = `largest-v4;flip=${flip};fallback=${fallback};engine=${engine}${opts.grey ? ';grey' : ''}${opts.mirrorLandmarks ? ';lm-mirror' : ''}${opts.refineLandmarks ? ';lm-refine' : ''}${jitter > 0 ? `;jitter=${jitter}` : ''}`;
   const rule = opts.faceRule ?? DEFAULT_FACE_RULE;
   const unique = [...new Set(files)];
   const result = new Map<string, FileEmbedding>();
@@ -130,6 +140,7 @@ export async function embedFiles(
           const task: EmbedFileTask = {
             file,
             flip,
+            jitter,
             model: opts.model,
             fallback,
             inferenceThreads,

@@ -74,6 +74,24 @@ export function flipAverage(a: Float32Array, b: Float32Array, dim: number): Floa
   return out;
 }
 
+/**
+ * The unit-length mean of several unit descriptors of one face (jitter averaging; flipAverage is the
+ * two-vector case done row by row).
+ */
+export function meanDirection(vectors: readonly Float32Array[]): Float32Array {
+  if (vectors.length === 0) throw new VisageError('E_INTERNAL', 'meanDirection of no vectors');
+  const out = new Float32Array(vectors[0].length);
+  for (const v of vectors) {
+    checkSameLength(out, v);
+    for (let k = 0; k < out.length; k++) out[k] += v[k];
+  }
+  let ss = 0;
+  for (const x of out) ss += x * x;
+  const norm = Math.sqrt(ss);
+  if (norm > 0) for (let k = 0; k < out.length; k++) out[k] /= norm;
+  return out;
+}
+
 /** A unit-length float32 copy of `v`; rejects non-finite and zero vectors (they carry no identity). */
 export function l2Normalize(v: Vector): Float32Array {
   let ss = 0;

@@ -8,10 +8,19 @@
  */
 import { initEngine } from '../engine/backend.js';
 import { VisageError } from '../errors.js';
+import { flipHorizontal } from '../image/geometry.js';
 import { assertRgbImage, type RgbImage } from '../image/rgb.js';
-import { alignFace } from './align.js';
+import { alignFace, extractChip } from './align.js';
+import { meanDirection } from './compare.js';
 import { SsdFaceDetector, type DetectOptions } from './detector/ssd-detector.js';
-import { DLIB_PIPELINE_FLIP, loadDlibEncoder, loadGraphEncoder, type FaceEncoder } from './encoder.js';
+import {
+  DLIB_PIPELINE_FLIP,
+  DLIB_PIPELINE_JITTER,
+  loadDlibEncoder,
+  loadGraphEncoder,
+  type FaceEncoder,
+} from './encoder.js';
+import { jitterTransforms } from './jitter.js';
 import { LandmarkDetector, type LandmarkOptions } from './landmarks.js';
 import type { AlignedFace, DetectedFace, Embedding } from './types.js';
 
@@ -35,6 +44,12 @@ export interface EmbedOptions {
   face?: 'largest' | number;
   /** Test-time flip augmentation (default: on for dlib, DLIB_PIPELINE_FLIP; else the encoder's own). */
   flip?: boolean;
+  /**
+   * Jitter averaging (dlib's num_jitters): also encode this many randomly perturbed chips of each face
+   * and average them with the chip (and its mirror, with flip). Default: DLIB_PIPELINE_JITTER for dlib, 0
+   * (off) for another encoder. See jitter.ts.
+   */
+  jitter?: number;
   detect?: DetectOptions;
 }
 
@@ -146,28 +161,58 @@ export class FacePipeline {
       }
       face = faces[which];
     }
-    const [embedding] = await this.embedFaces(img, [face], opts.flip);
+    const [embedding] = await this.embedFaces(img, [face], opts.flip, opts.jitter);
     return embedding;
   }
 
   /** Embeddings of every face, in detect() order; [] when there is none. */
   async embedAll(img: RgbImage, opts: Omit<EmbedOptions, 'face'> = {}): Promise<FaceEmbedding[]> {
     const faces = await this.detect(img, opts.detect);
-    return this.embedFaces(img, faces, opts.flip);
+    return this.embedFaces(img, faces, opts.flip, opts.jitter);
   }
 
-  /** Aligns and encodes given faces (with landmarks, as detect() returns them), batched. */
-  async embedFaces(img: RgbImage, faces: DetectedFace[], flip?: boolean): Promise<FaceEmbedding[]> {
+  /**
+   * Aligns and encodes given faces (with landmarks, as detect() returns them), batched. With `jitter` N > 0
+   * each face is encoded from its chip, its mirror image (with flip) and N jittered chips, and the unit
+   * descriptors are averaged (dlib flips half of the jittered chips already, so they are not mirrored again).
+   */
+  async embedFaces(
+    img: RgbImage,
+    faces: DetectedFace[],
+    flip?: boolean,
+    jitterAsked?: number,
+  ): Promise<FaceEmbedding[]> {
+    // The default dlib encoder gets the pipeline's flip and jitter; another encoder keeps its own flip.
+    const dlib = !(this.opts.encoder || this.opts.model);
+    const jitter = jitterAsked ?? (dlib ? DLIB_PIPELINE_JITTER : 0);
+    if (!Number.isInteger(jitter) || jitter < 0) {
+      throw new VisageError('E_BAD_OPTION', `jitter must be a whole number ≥ 0, got ${jitter}`);
+    }
     if (faces.length === 0) return [];
     const aligned = await Promise.all(faces.map((f) => this.align(img, f)));
     const encoder = await this.encoder();
-    // The default dlib encoder gets the pipeline's flip; another encoder keeps its own default.
-    const dflt = this.opts.encoder || this.opts.model ? undefined : DLIB_PIPELINE_FLIP;
-    const vectors = await encoder.encode(
-      aligned.map((a) => a.chip),
-      { flip: flip ?? dflt },
-    );
-    return aligned.map((a, i) => ({ face: a.face, embedding: { model: encoder.id, vector: vectors[i] } }));
+    const withFlip = flip ?? (dlib ? DLIB_PIPELINE_FLIP : undefined);
+    const embedding = (vector: Float32Array) => ({ model: encoder.id, vector });
+    if (jitter === 0) {
+      const vectors = await encoder.encode(
+        aligned.map((a) => a.chip),
+        { flip: withFlip },
+      );
+      return aligned.map((a, i) => ({ face: a.face, embedding: embedding(vectors[i]) }));
+    }
+    const mirror = withFlip ?? encoder.flip ?? false;
+    const size = encoder.inputSize;
+    const perFace = aligned.map((a) => [
+      a.chip,
+      ...(mirror ? [flipHorizontal(a.chip)] : []),
+      ...jitterTransforms(a.chipToImage, size, jitter).map((m) => extractChip(img, m, size)),
+    ]);
+    const vectors = await encoder.encode(perFace.flat(), { flip: false });
+    let at = 0;
+    return aligned.map((a, i) => {
+      const mine = vectors.slice(at, (at += perFace[i].length));
+      return { face: a.face, embedding: embedding(meanDirection(mine)) };
+    });
   }
 
   /** Frees the models' weights; the pipeline reloads them if used again. */

@@ -15,6 +15,8 @@ export const faceTasks = sibling(import.meta.url, './tasks');
 export interface EmbedFileTask {
   file: string;
   flip: boolean;
+  /** Jitter averaging (EmbedOptions.jitter); the centre-crop fallback is not jittered. */
+  jitter?: number;
   /** Visage model folder, or undefined for the default encoder. */
   model?: string;
   /** Embed a centred crop when no face is found (evaluation protocols ask for this). */
@@ -78,6 +80,7 @@ export async function embedFile(task: EmbedFileTask): Promise<EmbedFileResult> {
   const img = task.grey ? fromGrey(toGrey(decoded)) : decoded;
   const faces = await pipeline.embedAll(img, {
     flip: task.flip,
+    jitter: task.jitter,
     detect: task.minScore === undefined ? undefined : { minScore: task.minScore },
   });
   const result: EmbedFileResult = {

@@ -92,7 +92,10 @@ export class FaceService {
   async identify(gallery: Gallery, image: Buffer, top: number) {
     const policy = await this.visage.policy();
     const embedded = await this.queue.run(async () =>
-      this.visage.pipeline.embedAll(await this.visage.load(image), { flip: this.visage.options.flip }),
+      this.visage.pipeline.embedAll(await this.visage.load(image), {
+        flip: this.visage.options.flip,
+        jitter: this.visage.options.jitter,
+      }),
     );
     this.facesEncoded += embedded.length;
     const conf = (d: number) => (policy.confidence ? confidenceOf(policy.confidence, d) : null);
@@ -170,6 +173,7 @@ export class FaceService {
         img,
         picked.map((i) => faces[i]),
         this.visage.options.flip,
+        this.visage.options.jitter,
       );
       return emb.map((e, k) => ({ index: picked[k], e }));
     });

@@ -13,7 +13,7 @@ import { calibrateThreshold, evaluateIdentify, evaluatePairList } from '../../ev
 import { loadPairs, makePairs } from '../../eval/pairs.js';
 import { emit, note } from '../output.js';
 import { progressBar, type Progress } from '../progress.js';
-import { parseNumber, withFlipOptions } from './faces.js';
+import { parseJitter, parseNumber, withFlipOptions } from './faces.js';
 import fs from 'node:fs';
 import { DEFAULT_FACE_RULE, FACE_RULES, type FaceRule } from '../../faces/choose.js';
 
@@ -22,6 +22,7 @@ interface EvalCliOptions {
   grey?: boolean;
   faceRule?: string;
   flip?: boolean;
+  jitter?: string;
   threads?: string;
   cache?: boolean;
   fallback?: boolean;
@@ -55,6 +56,7 @@ function batchOptions(o: EvalCliOptions, label: string) {
     opts: {
       model: o.model,
       flip: o.flip,
+      jitter: parseJitter(o.jitter),
       threads: parseNumber(o.threads, '--threads', (n) => Number.isInteger(n) && n >= 1),
       cache: o.cache,
       fallback: o.fallback,

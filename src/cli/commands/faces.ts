@@ -8,6 +8,7 @@ interface FaceCliOptions {
   gallery?: string;
   model?: string;
   flip?: boolean;
+  jitter?: string;
   threshold?: string;
   calibration?: string;
 }
@@ -28,14 +29,26 @@ export function withFaceOptions(cmd: Command, gallery: boolean): Command {
     .option('--calibration <file>', 'calibration file with per-model τ and confidence');
 }
 
-/** --flip / --no-flip; neither leaves the default (on for dlib and for a model trained with --val-flip). */
+/**
+ * --flip / --no-flip (neither leaves the default: on for dlib and for a model trained with --val-flip) and
+ * --jitter N.
+ */
 export function withFlipOptions(cmd: Command): Command {
   return cmd
     .option(
       '--flip',
       'test-time augmentation: also encode the mirror image and average (default: on for dlib and for a model trained with --val-flip)',
     )
-    .option('--no-flip', "no test-time flip (dlib: face-api's plain descriptor)");
+    .option('--no-flip', "no test-time flip (dlib: face-api's plain descriptor)")
+    .option(
+      '--jitter <n>',
+      'jitter averaging: also encode N slightly perturbed chips of each face and average (default: 4 for dlib, 0 for a trained model; 0 = off)',
+    );
+}
+
+/** --jitter's value, checked (a whole number 0–64). */
+export function parseJitter(v: string | undefined): number | undefined {
+  return parseNumber(v, '--jitter', (n) => Number.isInteger(n) && n >= 0 && n <= 64);
 }
 
 /** A number option, strictly (see strictNumber: "" and "0x2" are refused), then checked by `check`. */
@@ -55,6 +68,7 @@ export function visageFrom(o: FaceCliOptions): Visage {
     gallery: o.gallery,
     model: o.model,
     flip: o.flip,
+    jitter: parseJitter(o.jitter),
     threshold: parseNumber(o.threshold, '--threshold', (n) => n >= 0 && n <= 4),
     calibration: o.calibration,
   };
