@@ -51,6 +51,8 @@ test('loose numbers are refused: an empty threshold, hex, words', () => {
   assert.deepEqual(fails(['verify', a, a, '--threshold', '-5']), { status: 1, code: 'E_BAD_OPTION' });
   assert.deepEqual(fails(['identify', a, '--top', '0x2']), { status: 1, code: 'E_BAD_OPTION' });
   assert.deepEqual(fails(['identify', a, '--top', 'three']), { status: 1, code: 'E_BAD_OPTION' });
+  assert.deepEqual(fails(['verify', a, a, '--jitter', '2.5']), { status: 1, code: 'E_BAD_OPTION' });
+  assert.deepEqual(fails(['embed', a, '--jitter', '-1']), { status: 1, code: 'E_BAD_OPTION' });
 });
 
 test('only regular files are read: /dev/zero, a FIFO and a directory are refused at once', () => {
