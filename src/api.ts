@@ -63,7 +63,7 @@ export interface VisageOptions {
   /**
    * Jitter averaging (dlib's num_jitters): also encode this many slightly rotated, scaled, shifted or
    * mirrored chips of each face and average (default: 4 for dlib, 0 for a trained model; 0 = off).
-   * About 17 % more time per face with 4.
+   * About 14 % more time per face with 4.
    */
   jitter?: number;
   /**

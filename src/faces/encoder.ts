@@ -148,7 +148,7 @@ export const DLIB_PIPELINE_FLIP = true;
 /**
  * How many jittered chips (dlib's num_jitters: small random rotation, scale, shift and mirror of the chip)
  * Visage's pipeline averages into dlib's descriptor unless told otherwise. 4: on held-out celeba_299
- * people it raised TAR at FAR 0.1 % and lowered FRR at τ, as much as 8 or 16, for about 17 % more time
+ * people it raised TAR at FAR 0.1 % and lowered FRR at τ, as much as 8 or 16, for about 14 % more time
  * per face (docs/results/accuracy.md). 0 turns it off.
  */
 export const DLIB_PIPELINE_JITTER = 4;
