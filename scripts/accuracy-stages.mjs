@@ -180,8 +180,8 @@ if (values['grey-stages']) {
   const pipe = new FacePipeline();
   const encoder = await pipe.encoder();
   const grey = (im) => fromGrey(toGrey(im));
-  const largest = (faces) =>
-    faces.reduce((a, b) => (b.box.width * b.box.height > a.box.width * a.box.height ? b : a));
+  const { chooseFace } = await dist('faces/choose.js');
+  const largest = (faces, img) => faces[chooseFace(faces, img, 'largest')];
   const chips = new Map();
   for (const f of files) {
     const colour = await decodeImage(f);
@@ -189,8 +189,8 @@ if (values['grey-stages']) {
     const [fc, fg] = [await pipe.detect(colour), await pipe.detect(g)];
     if (fc.length && fg.length)
       chips.set(f, {
-        colour: (await pipe.align(colour, largest(fc))).chip,
-        grey: (await pipe.align(g, largest(fg))).chip,
+        colour: (await pipe.align(colour, largest(fc, colour))).chip,
+        grey: (await pipe.align(g, largest(fg, g))).chip,
       });
   }
   // Mean channel / luma of the colour chips' central 70 × 70 (the face, not the background).

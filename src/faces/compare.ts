@@ -62,15 +62,8 @@ export function flipAverage(a: Float32Array, b: Float32Array, dim: number): Floa
   if (a.length !== b.length || a.length % dim !== 0)
     throw new VisageError('E_INTERNAL', `cannot average ${a.length} and ${b.length} values of ${dim}-D rows`);
   const out = new Float32Array(a.length);
-  for (let o = 0; o < a.length; o += dim) {
-    let ss = 0;
-    for (let k = o; k < o + dim; k++) {
-      out[k] = a[k] + b[k];
-      ss += out[k] * out[k];
-    }
-    const norm = Math.sqrt(ss);
-    if (norm > 0) for (let k = o; k < o + dim; k++) out[k] /= norm;
-  }
+  for (let o = 0; o < a.length; o += dim)
+    out.set(meanDirection([a.subarray(o, o + dim), b.subarray(o, o + dim)]), o);
   return out;
 }
 
