@@ -1,5 +1,6 @@
 import { VisageError } from '../../errors.js';
 import type { Activation, GraphNode, NetworkDef, WeightMap } from '../../engine/graph/index.js';
+import { reachableNames } from '../../engine/graph/reachable.js';
 import type { KerasLayer } from './nsfwjs-modules.js';
 
 /**
@@ -14,16 +15,14 @@ export function kerasToNetworkDef(name: string, layers: KerasLayer[], outputs: s
       throw new VisageError('E_BAD_MODEL', `Keras layer ${l.name} is shared; not supported`);
     return (l.inbound_nodes[0] ?? []).map((t) => t[0]);
   };
-  const need = new Set<string>();
-  const stack = [...outputs];
-  while (stack.length) {
-    const n = stack.pop()!;
-    if (need.has(n)) continue;
-    const l = byName.get(n);
-    if (!l) throw new VisageError('E_UNKNOWN_LAYER', `Keras model ${name} has no layer "${n}"`, { layer: n });
-    need.add(n);
-    stack.push(...inputsOf(l));
-  }
+  const need = reachableNames(
+    outputs,
+    (n) => {
+      const l = byName.get(n);
+      return l && inputsOf(l);
+    },
+    (n) => new VisageError('E_UNKNOWN_LAYER', `Keras model ${name} has no layer "${n}"`, { layer: n }),
+  );
   const nodes: GraphNode[] = [];
   for (const l of layers) {
     if (!need.has(l.name)) continue;
